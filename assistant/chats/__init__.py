@@ -1,0 +1,1 @@
+"""chats package of the Sticker Assistant core (no Qt here)."""

@@ -1,0 +1,1 @@
+"""eval package of the Sticker Assistant core (no Qt here)."""

@@ -1,0 +1,1 @@
+"""library package of the Sticker Assistant core (no Qt here)."""

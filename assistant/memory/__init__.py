@@ -1,0 +1,1 @@
+"""memory package of the Sticker Assistant core (no Qt here)."""

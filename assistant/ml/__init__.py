@@ -1,0 +1,1 @@
+"""ml package of the Sticker Assistant core (no Qt here)."""

@@ -1,0 +1,1 @@
+"""retrieval package of the Sticker Assistant core (no Qt here)."""

@@ -1,0 +1,105 @@
+"""Shared fixtures: a fresh data dir per test, an in-memory keyring, and paths to ../shared."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("STICKER_ASSISTANT_SHARED", REPO.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, skipping the test (with the reason) when the shared data is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared test data absent: {p} (tests that need ../shared skip in a bare clone)")
+    return p
+
+
+@pytest.fixture
+def shared():
+    return shared_path
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring():
+    """Headless Linux has no keyring backend; tests use an in-memory one so secrets never hit disk."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1
+        store: dict = {}
+
+        def set_password(self, service, username, password):
+            self.store[(service, username)] = password
+
+        def get_password(self, service, username):
+            return self.store.get((service, username))
+
+        def delete_password(self, service, username):
+            self.store.pop((service, username), None)
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def app(data_dir):
+    from assistant.app import App
+
+    a = App(data_dir=data_dir)
+    yield a
+    a.close()
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    from assistant.config import default_models_dir
+
+    return default_models_dir()
+
+
+@pytest.fixture(scope="session")
+def summarizer_gguf(models_dir) -> Path:
+    """The real default GGUF, provisioned by `make test` (sticker-assistant models install summarizer)."""
+    from assistant.ml.registry import installed_path
+
+    p = installed_path("summarizer", models_dir)
+    if p is None:
+        pytest.fail("the summarizer GGUF is not installed: run `make models` (make test does it)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def tiny_clip():
+    """A tiny randomly initialised open_clip model: real code path, no downloaded weights."""
+    from assistant.ml.clip import ClipEncoder
+    from assistant.ml.torchvision_shim import ensure_torchvision
+
+    ensure_torchvision()
+    import open_clip
+    import torch
+
+    torch.manual_seed(0)
+    cfg = {"embed_dim": 64,
+           "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
+           "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}
+    open_clip.factory._MODEL_CONFIGS["tiny-test-clip"] = cfg
+    model, _, preprocess = open_clip.create_model_and_transforms("tiny-test-clip", pretrained=None)
+    tokenizer = open_clip.get_tokenizer("ViT-B-32")
+    return ClipEncoder(model, preprocess, tokenizer, device="cpu", name="tiny-test-clip")
