@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "assistant.commands.models",
     "assistant.commands.data",
     "assistant.commands.gui",
+    "assistant.commands.launch",
+    "assistant.commands.backup",
 ]
 
 
