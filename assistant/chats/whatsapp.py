@@ -1,0 +1,397 @@
+"""WhatsApp "Export chat" (.txt, or a .zip with `_chat.txt` and media), iOS and Android, any locale.
+
+The grammar (FORMATS.md §2): a message starts on a line with a date/time header, anything else
+continues the previous message. The parser is a tight loop: the header *layout* (iOS brackets,
+iOS time-first, Android dash) is detected once per file and matched with one compiled regex;
+date and time strings are converted through per-file caches (a chat has few distinct days and at
+most 86,400 distinct times), never with a general date parser per line. Day-first vs month-first
+is decided per file and per date shape (separator + year width), because one real export mixes
+`6/30/23` and `30/6/2023`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from assistant.chats.base import MARKS, ParseContext, ParsedChat, ParseError
+from assistant.domain import Chat, Message, StickerRef
+
+NAME = "whatsapp"
+
+_M = f"[{MARKS}]*"
+_DATE = r"(?:\d{1,4}|[A-Z]\d{1,2})[./-]\d{1,2}[./-](?:\d{1,4}|[A-Z]\d{1,2})(?: BE)?"
+_TIME = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:[ \u202f\u00a0]?[AaPp]\.?[ \u202f\u00a0]?[Mm]\.?)?"
+
+# One regex per header layout; groups: date, time, rest of line.
+LAYOUTS: dict[str, re.Pattern[str]] = {
+    "ios": re.compile(rf"{_M}\[{_M}({_DATE}){_M}[,،]?[ \u202f\u00a0]{_M}({_TIME}){_M}\] (.*)", re.S),
+    "ios-time-first": re.compile(rf"{_M}\[{_M}({_TIME}), ({_DATE}){_M}\] (.*)", re.S),
+    "android": re.compile(rf"{_M}({_DATE}),? ({_TIME}) [-–] (.*)", re.S),
+}
+_SEP = re.compile(r"[./-]")
+
+# iOS "sticker omitted" in the languages seen in real exports and whats_json's table (NFC, lower case).
+STICKER_OMITTED = {unicodedata.normalize("NFC", s).lower() for s in (
+    "sticker omitted", "Sticker weggelassen", "стикер не добавлен", "Наклейку не додано", "sticker omis",
+    "sticker omitido", "Sticker omitida", "figurinha omitida", "sticker omesso", "スタンプは含まれていません",
+    "đã bỏ sticker", "تم حذف الملصقات", "sticker weggelaten", "naklejka pominięta", "çıkartma dahil edilmedi",
+    "스티커 생략됨", "已忽略贴纸", "貼圖已略去", "sticker dihilangkan", "stiker tidak disertakan",
+    "klistermärke utelämnat", "klistremerke utelatt", "sticker udeladt", "tarra jätetty pois",
+)}
+_ANDROID_STICKER = re.compile(r"(STK-\d{8}-WA\d+\.\w+)")
+_IOS_STICKER = re.compile(r"(\d+-STICKER-[\w-]+\.\w+)")
+_ANDROID_MEDIA = re.compile(r"((IMG|VID|AUD|PTT|DOC|STK)-\d{8}-WA\d+\.\w+)")
+_IOS_ATTACHED = re.compile(r"<[^<>]*?: ?(\d+-(PHOTO|VIDEO|AUDIO|GIF|STICKER)?[^<>]*)>\s*$")
+_ANDROID_KIND = {"IMG": "photo", "VID": "video", "AUD": "audio", "PTT": "voice", "DOC": "file"}
+_IOS_KIND = {"PHOTO": "photo", "VIDEO": "video", "AUDIO": "audio", "GIF": "animation"}
+
+ANDROID_NOTE = ("Android exports without media cannot show stickers — export with media "
+                "(\"<Media omitted>\" lines could be stickers or photos).")
+_NAME_PREFIX = re.compile(
+    r"^(?:WhatsApp[ -][Cc]hat|Chat (?:de )?WhatsApp|Чат WhatsApp|WhatsApp-Chat)\s*"
+    r"(?:with|met|mit|con|avec|com|s uživatelem|с контактом|z|-)?\s*", re.I)
+_SNIFF_LINES = 60
+
+
+def chat_name_for(path: Path) -> str:
+    """`WhatsApp Chat with Bob.txt` → `Bob`; `_chat.txt` takes its folder's (the zip's) name."""
+    stem = path.stem
+    if stem == "_chat" and path.parent.name:
+        stem = path.parent.name
+        if stem.endswith(".zip"):
+            stem = stem[:-4]
+    name = _NAME_PREFIX.sub("", stem).strip(" -")
+    return name or stem
+
+
+def detect_layout(lines: list[str]) -> str | None:
+    """The header layout that matches most of the first lines, or None if this is not WhatsApp."""
+    best, best_n = None, 0
+    for name, rx in LAYOUTS.items():
+        n = sum(1 for ln in lines if rx.match(ln))
+        if n > best_n:
+            best, best_n = name, n
+    return best if best_n else None
+
+
+def sniff(text_head: str) -> str | None:
+    lines = [ln for ln in text_head.splitlines()[:_SNIFF_LINES] if ln.strip()]
+    layout = detect_layout(lines)
+    if layout is None:
+        return None
+    hits = sum(1 for ln in lines if LAYOUTS[layout].match(ln))
+    return layout if hits >= max(1, len(lines) // 3) else None
+
+
+# --- dates ----------------------------------------------------------------------------------------
+def _shape(fields: list[str], sep: str) -> tuple:
+    return (sep, len(fields[2]) if not fields[2][:1].isalpha() else "era")
+
+
+def _year(s: str) -> int:
+    s = s.strip()
+    if s.endswith(" BE"):
+        return int(s[:-3]) - 543  # Thai Buddhist calendar
+    if s[:1].isalpha():  # Japanese era: R = Reiwa (2019 = R1), H = Heisei (1989 = H1)
+        base = {"R": 2018, "H": 1988, "S": 1925}.get(s[0].upper())
+        if base is None:
+            raise ValueError(s)
+        return base + int(s[1:])
+    y = int(s)
+    return y + 2000 if y < 100 else y
+
+
+class DateOrder:
+    """Per-file, per-shape day/month order, learned from the dates themselves (Pustur's rule)."""
+
+    def __init__(self) -> None:
+        self.order: dict[tuple, str] = {}
+        self._max: dict[tuple, list[int]] = {}
+
+    def observe(self, date: str) -> None:
+        sep = _SEP.search(date)
+        if sep is None:
+            return
+        f = _SEP.split(date)
+        if len(f) != 3 or len(f[0]) == 4:
+            return
+        key = _shape(f, sep.group())
+        if key in self.order:
+            return
+        try:
+            a, b = int(f[0]), int(f[1])
+        except ValueError:
+            return
+        if a > 12:
+            self.order[key] = "dmy"
+        elif b > 12:
+            self.order[key] = "mdy"
+
+    def decided(self, shapes: set) -> bool:
+        return all(s in self.order for s in shapes)
+
+    def get(self, key: tuple) -> str:
+        # Ambiguous all the way through: day-first is the majority convention worldwide.
+        return self.order.get(key, "dmy")
+
+
+def _date_parser(order: DateOrder):
+    cache: dict[str, tuple[int, int, int] | None] = {}
+
+    def parse(date: str) -> tuple[int, int, int] | None:
+        hit = cache.get(date, False)
+        if hit is not False:
+            return hit  # type: ignore[return-value]
+        sep = _SEP.search(date)
+        f = _SEP.split(date)
+        try:
+            if len(f[0]) == 4:
+                y, mo, d = int(f[0]), int(f[1]), int(f[2])
+            elif order.get(_shape(f, sep.group())) == "mdy":
+                mo, d, y = int(f[0]), int(f[1]), _year(f[2])
+            else:
+                d, mo, y = int(f[0]), int(f[1]), _year(f[2])
+            datetime(y, mo, d)
+            out = (y, mo, d)
+        except (ValueError, AttributeError, IndexError):
+            out = None
+        cache[date] = out
+        return out
+
+    return parse
+
+
+def _time_parser():
+    cache: dict[str, int | None] = {}
+
+    def parse(t: str) -> int | None:
+        hit = cache.get(t, -1)
+        if hit != -1:
+            return hit
+        s = t.replace("\u202f", " ").replace("\u00a0", " ")
+        low = s.lower()
+        digits = re.match(r"(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?", s)
+        out = None
+        if digits:
+            h, m, sec = int(digits.group(1)), int(digits.group(2)), int(digits.group(3) or 0)
+            if "p" in low and h < 12:
+                h += 12
+            elif "a" in low and h == 12:
+                h = 0
+            if h < 24 and m < 60 and sec < 60:
+                out = h * 3600 + m * 60 + sec
+        cache[t] = out
+        return out
+
+    return parse
+
+
+# --- reading --------------------------------------------------------------------------------------
+def iter_lines(path: Path, ctx: ParseContext) -> Iterator[str]:
+    """Decoded lines without line ends. UTF-8 (BOM ok) line by line, so a bad byte names its line;
+    UTF-16 (BOM) is decoded as such. Bad bytes abort unless partial import replaces them."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(0)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            import io
+
+            with io.TextIOWrapper(fh, encoding="utf-16", newline=None) as tf:
+                for line in tf:
+                    yield line.rstrip("\r\n")
+            return
+        first = True
+        n = 0
+        for raw in fh:
+            n += 1
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                ctx.skip(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                         "the file may be in another encoding — re-export it, or import with partial "
+                         "import to replace the bad characters", f"line {n}")
+                line = raw.decode("utf-8", "replace")
+            if first:
+                first = False
+                line = line.lstrip("\ufeff")
+            yield line.rstrip("\r\n")
+
+
+def _learn_order(path: Path, ctx: ParseContext, rx: re.Pattern[str], date_group: int) -> DateOrder:
+    """Scan header dates until every date shape seen is decided (usually within the first lines)."""
+    order = DateOrder()
+    shapes: set = set()
+    quiet = ParseContext(path, partial=True)  # decoding problems are reported by the real pass
+    for i, line in enumerate(iter_lines(path, quiet)):
+        m = rx.match(line)
+        if not m:
+            continue
+        date = m.group(date_group)
+        f = _SEP.split(date)
+        if len(f) == 3 and len(f[0]) != 4:
+            sep = _SEP.search(date)
+            shapes.add(_shape(f, sep.group()))
+            order.observe(date)
+        if i > 2000 and order.decided(shapes):
+            break
+    undecided = shapes - set(order.order)
+    if undecided:
+        ctx.note(f"{path.name}: day/month order is ambiguous (no day above 12); assumed day-first")
+    return order
+
+
+def parse_file(path: Path, ctx: ParseContext, media_dir: Path | None = None,
+               layout: str | None = None) -> ParsedChat:
+    """Parse one WhatsApp text export; media files are looked up in `media_dir` (default: beside it)."""
+    if layout is None:
+        head: list[str] = []
+        quiet = ParseContext(path, partial=True)
+        for line in iter_lines(path, quiet):
+            if line.strip():
+                head.append(line)
+            if len(head) >= _SNIFF_LINES:
+                break
+        if not head:
+            raise ParseError(path, "the file is empty")
+        layout = detect_layout(head)
+        if layout is None:
+            raise ParseError(path, "no WhatsApp message header found (expected lines like "
+                             "'[3/27/22, 21:49:16] Name: text' or '27/03/2022, 21:49 - Name: text')", "line 1")
+    rx = LAYOUTS[layout]
+    di, ti = (2, 1) if layout == "ios-time-first" else (1, 2)
+    order = _learn_order(path, ctx, rx, di)
+    name = chat_name_for(path)
+    chat = Chat(platform=NAME, name=name, source_id=name, kind=None)
+    folder = media_dir if media_dir is not None else path.parent
+    return ParsedChat(chat, _messages(path, ctx, rx, di, ti, order, layout, folder, chat))
+
+
+def _messages(path: Path, ctx: ParseContext, rx: re.Pattern[str], di: int, ti: int, order: DateOrder,
+              layout: str, folder: Path, chat: Chat) -> Iterator[Message]:
+    parse_date = _date_parser(order)
+    parse_time = _time_parser()
+    dt_cache: dict[tuple[str, str], datetime | None] = {}
+    epoch = datetime(1970, 1, 1)
+    android = layout == "android"
+    marks = MARKS
+    match = rx.match
+    senders: dict[str, int] = {}
+    media_omitted = 0
+    cur: Message | None = None
+    extra: list[str] | None = None
+    n = 0
+    for line in iter_lines(path, ctx):
+        n += 1
+        m = match(line)
+        if m is None:
+            if cur is None:
+                if line.strip():
+                    ctx.skip("text before the first message header", f"line {n}")
+                continue
+            if extra is None:
+                extra = [line]
+            else:
+                extra.append(line)
+            continue
+        if cur is not None:
+            if extra is not None:
+                cur.text = (cur.text + "\n" + "\n".join(extra)).rstrip("\n")
+                extra = None
+            yield cur
+        g = m.groups()
+        date, tm, rest = g[di - 1], g[ti - 1], g[2]
+        key = (date, tm)
+        when = dt_cache.get(key, epoch)
+        if when is epoch:
+            ymd = parse_date(date)
+            secs = parse_time(tm)
+            when = None if ymd is None or secs is None else datetime(*ymd) + timedelta(seconds=secs)
+            dt_cache[key] = when
+            if when is None:
+                ctx.skip(f"unreadable date/time {date!r} {tm!r}", f"line {n}")
+        i = rest.find(": ")
+        if i < 0:
+            cur = Message(sender="", time=when, text=rest.strip(marks), is_system=True)
+            continue
+        sender = rest[:i]
+        if sender[:1] in marks or sender[-1:] in marks:
+            sender = sender.strip(marks).strip()
+        body = rest[i + 2:]
+        lead = body[:1] in marks
+        if lead or body[-1:] in marks:
+            body = body.strip(marks)
+        cur = Message(sender=sender, time=when, text=body)
+        senders[sender] = senders.get(sender, 0) + 1
+        # Stickers and media: only a few cheap substring tests for ordinary text lines.
+        if "STK-" in body:
+            sm = _ANDROID_STICKER.search(body)
+            if sm:
+                _sticker(cur, sm.group(1), folder)
+                continue
+        if "-STICKER-" in body:
+            sm = _IOS_STICKER.search(body)
+            if sm:
+                _sticker(cur, sm.group(1), folder)
+                continue
+        if len(body) < 48 and (lead or not android):
+            low = body.lower()
+            if low in STICKER_OMITTED or unicodedata.normalize("NFC", low) in STICKER_OMITTED:
+                cur.sticker = StickerRef(platform=NAME)
+                cur.text = ""
+                continue
+        if body[:1] == "<" and body[-1:] == ">":
+            am = _IOS_ATTACHED.search(body)
+            if am and not android:
+                cur.media = _IOS_KIND.get(am.group(2) or "", "file")
+            elif android:
+                cur.media = "media-unknown"
+                media_omitted += 1
+            continue
+        if android and body.endswith(")"):
+            am = _ANDROID_MEDIA.match(body)
+            if am:
+                cur.media = _ANDROID_KIND.get(am.group(2), "file")
+                continue
+        if lead:
+            cur.is_system = True  # iOS writes notices and "… omitted" media lines behind U+200E
+    if cur is not None:
+        if extra is not None:
+            cur.text = (cur.text + "\n" + "\n".join(extra)).rstrip("\n")
+        yield cur
+    if n == 0:
+        raise ParseError(path, "the file is empty")
+    if media_omitted:
+        ctx.note(ANDROID_NOTE)
+    chat.participants = sorted(senders, key=lambda s: -senders[s])
+    # "WhatsApp Chat with Bob": in a two-person chat the other participant is the exporting user.
+    if len(senders) == 2 and chat.name in senders:
+        chat.me = next(s for s in senders if s != chat.name)
+        chat.kind = "personal_chat"
+
+
+def _sticker(msg: Message, filename: str, folder: Path) -> None:
+    f = folder / filename
+    msg.sticker = StickerRef(platform=NAME, file=f if f.is_file() else None, name=filename,
+                             fmt=filename.rsplit(".", 1)[-1].lower())
+    msg.text = ""
+
+
+class WhatsAppImporter:
+    name = NAME
+
+    def parse(self, path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
+        if path.is_dir():
+            txt = path / "_chat.txt"
+            if not txt.exists():
+                cands = sorted(path.glob("*.txt"))
+                if not cands:
+                    raise ParseError(path, "no WhatsApp chat .txt in this folder")
+                txt = cands[0]
+            yield parse_file(txt, ctx, media_dir=path)
+        else:
+            yield parse_file(path, ctx)
