@@ -1,0 +1,142 @@
+"""Background jobs for the window: every long call into the core runs here, never on the UI thread.
+
+A `Job` wraps a core call of the shape `fn(progress, cancel) -> result` (the same contract the CLI uses
+with `assistant.jobs`), runs it on a `QThreadPool`, and reports back through queued Qt signals:
+`progress(done, total, what)`, `finished(result)`, `failed(message, details)`, `cancelled()`.
+
+Progress is throttled in the worker thread (at most one signal per `PROGRESS_INTERVAL_S`, plus the
+final one): an importer that reports every message would otherwise flood the event queue and stall
+the UI thread with thousands of repaint requests, which is exactly what these workers exist to avoid.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from assistant.jobs import CancelToken, Cancelled, Progress
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.05
+
+JobFn = Callable[[Progress, CancelToken], Any]
+
+
+def user_message(exc: BaseException) -> str:
+    """One line a user can read; the traceback goes to the details."""
+    text = str(exc).strip() or type(exc).__name__
+    first = text.splitlines()[0]
+    if isinstance(exc, (ModuleNotFoundError, ImportError)):
+        return f"This feature is not available in this build yet ({first})."
+    if isinstance(exc, FileNotFoundError):
+        return f"File not found: {exc.filename or first}"
+    if isinstance(exc, PermissionError):
+        return f"Permission denied: {exc.filename or first}"
+    return first
+
+
+class Job(QObject):
+    """One unit of background work with progress and cancel. Keep a reference until it finishes."""
+
+    progress = Signal(int, int, str)
+    finished = Signal(object)
+    failed = Signal(str, str)
+    cancelled = Signal()
+    done = Signal()  # after any of finished / failed / cancelled
+
+    def __init__(self, title: str, fn: JobFn, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.fn = fn
+        self.cancel_token = CancelToken()
+        self.running = False
+        self.is_done = False
+        self.result: Any = None
+        self.error: str | None = None
+        self._last_emit = 0.0
+        self._lock = threading.Lock()
+
+    # --- called from the worker thread ------------------------------------------------------------
+    def _progress(self, done: int, total: int, what: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_emit < PROGRESS_INTERVAL_S and not (total and done >= total):
+                return
+            self._last_emit = now
+        self.progress.emit(int(done), int(total), str(what))
+
+    def _run(self) -> None:
+        try:
+            result = self.fn(self._progress, self.cancel_token)
+        except Cancelled:
+            self.is_done = True
+            self.cancelled.emit()
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
+            log.exception("job %r failed", self.title)
+            self.error = user_message(exc)
+            self.is_done = True
+            self.failed.emit(self.error, "".join(traceback.format_exception(exc)))
+        else:
+            self.result = result
+            self.is_done = True
+            if self.cancel_token.cancelled and result is None:
+                self.cancelled.emit()
+            else:
+                self.finished.emit(result)
+        finally:
+            self.running = False
+            self.done.emit()
+
+    # --- UI thread ----------------------------------------------------------------------------
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+
+class _Runnable(QRunnable):
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self.job = job
+        self.setAutoDelete(True)
+
+    def run(self) -> None:  # noqa: D401 - Qt override
+        self.job._run()
+
+
+class JobRunner(QObject):
+    """Owns the thread pool and keeps jobs alive until they finish (PySide would collect them)."""
+
+    job_started = Signal(object)
+
+    def __init__(self, parent: QObject | None = None, max_threads: int = 3) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max_threads)
+        self._jobs: set[Job] = set()
+
+    def start(self, title: str, fn: JobFn) -> Job:
+        job = Job(title, fn)
+        self._jobs.add(job)
+        job.done.connect(lambda j=job: self._jobs.discard(j))
+        job.running = True
+        self.pool.start(_Runnable(job))
+        self.job_started.emit(job)
+        return job
+
+    @property
+    def active(self) -> list[Job]:
+        return [j for j in self._jobs if not j.is_done]
+
+    def cancel_all(self) -> None:
+        for job in list(self._jobs):
+            job.cancel()
+
+    def wait(self, timeout_ms: int = 30_000) -> bool:
+        """Block until every job ends (used on close and in tests; never during normal use)."""
+        return self.pool.waitForDone(timeout_ms)
