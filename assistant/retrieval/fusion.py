@@ -15,7 +15,10 @@ Why this shape:
 
 1. Raw scales differ wildly (e5 cosines sit in 0.7–0.9, CLIP cosines in 0.15–0.35, intent
    probabilities in 0–1), so each signal is standardised *within the candidate pool*
-   (z-score, clipped to ±3). A signal that is flat over the pool (no information) gets z = 0.
+   (z-score, clipped to ±3). The standard deviation has a per-signal floor (``min_spread``, about
+   the smallest difference that means something for that model): otherwise a signal that is
+   nearly flat over the pool — all e5 cosines within 0.005, i.e. no information — would be blown
+   up to the same weight as a decisive one. A signal that is exactly flat gets z = 0.
 2. Content signals (igsr, image, text, intent) are combined with fixed weights; IGSR, when a
    trained checkpoint exists, gets the largest weight, as it was trained on this user's data.
 3. Content and preference are mixed through a gate, after PESRS §5.6.4
@@ -61,6 +64,9 @@ class FusionWeights:
     gate_max: float = 0.8
     # Intent diversity: penalty (in fused-score standard deviations) per earlier pick of one intent.
     diversity: float = 0.6
+    # Smallest standard deviation each signal is divided by (see point 1 above).
+    min_spread: dict = field(default_factory=lambda: {"igsr": 0.02, "image": 0.015, "text": 0.015,
+                                                      "intent": 0.05, "pref": 0.05})
     extra: dict = field(default_factory=dict)
 
     def weight(self, name: str) -> float:
@@ -70,7 +76,7 @@ class FusionWeights:
 DEFAULT_WEIGHTS = FusionWeights()
 
 
-def standardise(values: np.ndarray) -> np.ndarray:
+def standardise(values: np.ndarray, min_spread: float = 0.0) -> np.ndarray:
     """z-score within the pool, clipped to ±3; NaN (signal absent for a candidate) becomes 0."""
     v = np.asarray(values, dtype=np.float64)
     ok = ~np.isnan(v)
@@ -81,6 +87,7 @@ def standardise(values: np.ndarray) -> np.ndarray:
     sd = v[ok].std()
     if sd < 1e-9:
         return out
+    sd = max(sd, min_spread)
     out[ok] = np.clip((v[ok] - mu) / sd, -3.0, 3.0)
     return out
 
@@ -113,7 +120,7 @@ def fuse(signals: dict[str, np.ndarray], *, gate_similarity: float | None = None
     for name in CONTENT_SIGNALS:
         if name not in signals:
             continue
-        z = standardise(signals[name])
+        z = standardise(signals[name], weights.min_spread.get(name, 0.0))
         if not z.any():
             continue
         w = weights.weight(name)
@@ -126,7 +133,7 @@ def fuse(signals: dict[str, np.ndarray], *, gate_similarity: float | None = None
     gate = 0.0
     pref = np.zeros(n)
     if "pref" in signals:
-        pref = standardise(signals["pref"])
+        pref = standardise(signals["pref"], weights.min_spread.get("pref", 0.0))
         if pref.any():
             gate = preference_gate(gate_similarity, weights) * min(1.0, weights.pref)
             used.append("pref")

@@ -54,3 +54,13 @@ def test_diverse_order_spreads_intents_but_keeps_the_best_first():
     # With no intents at all the order is the score order.
     assert diverse_order(scores, [None] * 6, 4) == [0, 1, 2, 3]
     assert diverse_order(np.array([]), [], 3) == []
+
+
+def test_nearly_flat_signal_is_not_blown_up():
+    # All text cosines within 0.004: noise. Intent clearly separates: intent must decide.
+    text = np.array([0.801, 0.800, 0.797, 0.799])
+    intent = np.array([0.05, 0.10, 0.60, 0.05])
+    s = fuse({"text": text, "intent": intent}).scores
+    assert int(np.argmax(s)) == 2
+    z = standardise(text, 0.015)
+    assert np.abs(z).max() < 1.0

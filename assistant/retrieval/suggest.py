@@ -1,0 +1,475 @@
+"""The runtime suggestion path: pasted conversation in, ranked stickers with readable reasons out.
+
+    conversation ──► chats/plaintext.py ──► utterances ──► one context vector (e5 "query:")
+       relevant memories (memory bank) ─────────────┐            │
+    candidates: text ∪ image ∪ preference ∪ favourites ∪ most used
+    signals per candidate: IGSR · CLIP image · e5 text · intent · preference memory · favourite · usage
+       ──► retrieval/fusion.py (gated, intent-diverse) ──► top k, hidden ones never
+
+Why it is shaped like this (latency goal: p50 ≤ 100 ms warm, 10,000 stickers, 20-message context):
+- Per-process state is built once per *library version* and reused: the sticker rows, their text
+  (and image) vectors as NumPy matrices, intents, favourites, usage, the preference memory and the
+  intent head. The version is a cheap aggregate over the catalog (count, max id, max indexed_at,
+  hidden/favourite checksums, messages), so editing, hiding or importing invalidates it.
+- Up to `MATRIX_LIMIT` stickers, the vectors are pulled from Chroma once and scored exactly by one
+  matrix product (faster than HNSW at this size, and exact); above it, candidates come from Chroma's
+  HNSW queries and only the pool's vectors are fetched.
+- The context is embedded once; that one vector feeds text match, the preference-memory read and the
+  intent head. The LLM is never on this path (memories are summaries made earlier).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.domain import Sticker, Suggestion, Utterance
+from assistant.memory.bank import STICKER_IMAGES, STICKER_TEXTS
+from assistant.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, diverse_order, fuse, standardise
+
+log = logging.getLogger(__name__)
+
+MATRIX_LIMIT = 60_000  # above this many stickers, candidates come from Chroma's HNSW instead
+POOL_PER_SIGNAL = 150  # candidates taken from each retrieval signal
+MOST_USED = 20
+CONTEXT_TURNS = 6  # the last turns that make the context string (as ml/features.context_text)
+SIMILAR_CONTEXT = 0.88  # e5 cosine above which a past context counts as "similar" in the reasons
+
+
+def parse_conversation(conversation: str | list[Utterance], me: str | None = None) -> list[Utterance]:
+    """Utterances from pasted text (through chats/plaintext.py) or passed through as they are."""
+    if isinstance(conversation, str):
+        from assistant.chats import plaintext
+
+        return list(plaintext.parse(conversation, me=me))
+    return list(conversation)
+
+
+@dataclass
+class _Library:
+    """Everything about the sticker library the suggester needs, built once per library version."""
+
+    version: tuple
+    ids: np.ndarray  # sticker ids, row order of the matrices
+    stickers: dict[int, Sticker]
+    row_of: dict[int, int]
+    text: np.ndarray | None  # (n, d) e5 passage vectors, or None above MATRIX_LIMIT
+    image: np.ndarray | None  # (n, d) CLIP image vectors (rows of zeros where a sticker has none)
+    has_image: np.ndarray | None
+    intents: list[str | None]
+    hidden: np.ndarray
+    favourite: np.ndarray
+    usage: np.ndarray  # log-scaled use count in [0, 1]
+    use_count: np.ndarray
+    extras: dict = field(default_factory=dict)  # lazily built per-version models (preference, igsr...)
+
+
+class Suggester:
+    """Suggest stickers for a conversation. Thread-safe; one per App is enough (see `for_app`)."""
+
+    def __init__(self, app, weights: FusionWeights = DEFAULT_WEIGHTS) -> None:
+        self.app = app
+        self.weights = weights
+        self._lock = threading.RLock()
+        self._lib: _Library | None = None
+        self._vec_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.matrix_limit = MATRIX_LIMIT
+        self.last_timings: dict[str, float] = {}
+
+    # --- public -------------------------------------------------------------------------------
+    def suggest(self, conversation: str | list[Utterance], k: int = 8, chat: int | None = None,
+                me: str | None = None) -> list[Suggestion]:
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        utterances = parse_conversation(conversation, me=me)
+        lib = self.library()
+        timings["library"] = time.perf_counter() - t0
+        if len(lib.ids) == 0:
+            self.last_timings = timings
+            return []
+        me = me or self._default_me()
+        ctx_text = self.context_text(utterances, lib)
+        qvec = self._query_vector(ctx_text)
+        timings["embed"] = time.perf_counter() - t0 - sum(timings.values())
+
+        memories = self._memories(ctx_text, chat)
+        timings["memories"] = time.perf_counter() - t0 - sum(timings.values())
+
+        pool, signals, notes = self._score(lib, qvec, ctx_text, utterances, memories, me, chat)
+        timings["score"] = time.perf_counter() - t0 - sum(timings.values())
+
+        fused = fuse(signals, gate_similarity=notes.get("pref_similarity"), weights=self.weights)
+        intents = [lib.intents[lib.row_of[i]] for i in pool]
+        order = diverse_order(fused.scores, intents, max(k * 3, k), self.weights)
+        visible = self._still_visible([pool[j] for j in order])
+        out: list[Suggestion] = []
+        for j in order:
+            sid = pool[j]
+            if sid not in visible:
+                continue
+            parts = {name: float(v[j]) for name, v in signals.items() if not math.isnan(float(v[j]))}
+            parts["gate"] = fused.gate
+            st = lib.stickers[sid]
+            out.append(Suggestion(sticker=st, score=float(fused.scores[j]), parts=parts,
+                                  reasons=self._reasons(st, j, signals, notes, fused.gate)))
+            if len(out) >= k:
+                break
+        timings["fuse"] = time.perf_counter() - t0 - sum(timings.values())
+        timings["total"] = time.perf_counter() - t0
+        self.last_timings = timings
+        return out
+
+    def features_off(self) -> list[str]:
+        """Signals that are off right now, each with how to turn it on (for the CLI and the GUI)."""
+        off = []
+        if self.app.clip is None:
+            off.append("CLIP not installed: image matching off — run `sticker-assistant models install clip` "
+                       "or `sticker-assistant models import clip FILE`")
+        if self._igsr() is None:
+            off.append("no trained IGSR model yet: learned matching off — run `sticker-assistant train`")
+        if self._intent_head() is None:
+            off.append("no intent head yet: intent matching off — run `sticker-assistant train`")
+        try:
+            if self.app.catalog.count("memories") == 0:
+                off.append("memory bank empty: past sessions are not used — run "
+                           "`sticker-assistant memory build`")
+        except Exception:  # noqa: BLE001 - an old catalog without the table must not stop suggestions
+            pass
+        return off
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._lib = None
+
+    # --- library state ------------------------------------------------------------------------
+    def _version(self) -> tuple:
+        conn = self.app.catalog.conn
+        row = conn.execute(
+            "SELECT COUNT(*), COALESCE(MAX(id),0), COALESCE(MAX(indexed_at),0), COALESCE(SUM(hidden*id),0), "
+            "COALESCE(SUM(favourite*id),0), COALESCE(MAX(described_at),0) FROM stickers").fetchone()
+        msg = conn.execute("SELECT COALESCE(MAX(id),0), COUNT(*) FROM messages").fetchone()
+        kv = self.app.catalog.get_kv("library_version", 0)
+        return tuple(row) + tuple(msg) + (kv,)
+
+    def library(self) -> _Library:
+        """The cached library state, rebuilt when the catalog changed since it was built."""
+        version = self._version()
+        with self._lock:
+            if self._lib is None or self._lib.version != version:
+                self._lib = self._build(version)
+            return self._lib
+
+    def _build(self, version: tuple) -> _Library:
+        app = self.app
+        stickers = app.catalog.stickers(None, app.config.stickers_dir)
+        ids = np.array([s.id for s in stickers], dtype=np.int64)
+        row_of = {int(s.id): i for i, s in enumerate(stickers)}
+        n = len(stickers)
+        text = image = has_image = None
+        if 0 < n <= self.matrix_limit:
+            text, _ = self._matrix(STICKER_TEXTS, ids, row_of)
+            if app.clip is not None:
+                image, has_image = self._matrix(STICKER_IMAGES, ids, row_of)
+        from assistant.ml.emoji_intents import intent_for_emoji
+
+        intents = [s.intent or intent_for_emoji(s.emoji) for s in stickers]
+        use = np.array([s.use_count for s in stickers], dtype=np.float64)
+        usage = np.log1p(use) / max(np.log1p(use.max()) if n else 1.0, 1e-9) if n else use
+        return _Library(version=version, ids=ids, stickers={s.id: s for s in stickers}, row_of=row_of,
+                        text=text, image=image, has_image=has_image, intents=intents,
+                        hidden=np.array([s.hidden for s in stickers], dtype=bool),
+                        favourite=np.array([s.favourite for s in stickers], dtype=bool),
+                        usage=usage, use_count=use)
+
+    def _matrix(self, collection: str, ids: np.ndarray, row_of: dict[int, int]):
+        got = self.app.bank.get(collection, include_embeddings=True)
+        vecs = got.get("embeddings")
+        if vecs is None or len(got["ids"]) == 0:
+            return None, None
+        dim = len(vecs[0])
+        mat = np.zeros((len(ids), dim), dtype=np.float32)
+        have = np.zeros(len(ids), dtype=bool)
+        for key, v in zip(got["ids"], vecs):
+            r = row_of.get(int(key))
+            if r is not None:
+                mat[r] = v
+                have[r] = True
+        norms = np.linalg.norm(mat, axis=1, keepdims=True)
+        mat /= np.maximum(norms, 1e-12)
+        return mat, have
+
+    # --- context ------------------------------------------------------------------------------
+    def context_text(self, utterances: list[Utterance], lib: _Library | None = None) -> str:
+        """The last turns as one string; a sticker turn is rendered as its words or emoji."""
+        lib = lib or self._lib
+        texts = []
+        for u in utterances:
+            t = u.text.strip()
+            if not t and u.sticker_id is not None and lib is not None and u.sticker_id in lib.stickers:
+                s = lib.stickers[u.sticker_id]
+                t = " ".join(x for x in (s.ocr_text.strip(), s.emoji or "") if x)
+            if t:
+                texts.append(t)
+        try:
+            from assistant.ml.features import context_text
+        except ImportError:
+            return "\n".join(texts[-CONTEXT_TURNS:])
+        return context_text(texts, max_turns=CONTEXT_TURNS)
+
+    def _query_vector(self, text: str) -> np.ndarray:
+        with self._lock:
+            v = self._vec_cache.get(text)
+            if v is not None:
+                self._vec_cache.move_to_end(text)
+                return v
+        v = self.app.embedder.query([text or "."])[0].astype(np.float32)
+        with self._lock:
+            self._vec_cache[text] = v
+            while len(self._vec_cache) > 256:
+                self._vec_cache.popitem(last=False)
+        return v
+
+    def _default_me(self) -> str | None:
+        names = self.app.config.settings.me_names
+        return names[0] if names else None
+
+    # --- optional signals (each absent module or model just switches its signal off) ----------
+    def _memories(self, ctx_text: str, chat: int | None) -> list:
+        try:
+            from assistant.memory import memories as memories_mod
+        except ImportError:
+            return []
+        try:
+            if self.app.catalog.count("memories") == 0:
+                return []
+            return list(memories_mod.retrieve(self.app, ctx_text, k=5, chat_id=chat))
+        except Exception as exc:  # noqa: BLE001 - memories help; their failure must not stop suggestions
+            log.warning("memory retrieval failed, suggesting without memories: %s", exc)
+            return []
+
+    def _extra(self, key: str, build):
+        lib = self.library()
+        with self._lock:
+            if key not in lib.extras:
+                try:
+                    lib.extras[key] = build()
+                except ImportError:
+                    lib.extras[key] = None
+                except Exception as exc:  # noqa: BLE001 - a broken checkpoint switches one signal off
+                    log.warning("%s unavailable: %s", key, exc)
+                    lib.extras[key] = None
+            return lib.extras[key]
+
+    def _igsr(self):
+        def build():
+            from assistant.ml import igsr
+
+            return igsr.load_scorer(self.app)
+
+        return self._extra("igsr", build)
+
+    def _intent_head(self):
+        def build():
+            from assistant.ml.intent import IntentHead
+
+            return IntentHead.load(self.app)
+
+        return self._extra("intent", build)
+
+    def _preference(self, me: str | None):
+        def build():
+            from assistant.ml.preference import PreferenceMemory
+
+            return PreferenceMemory.from_catalog(self.app, me)
+
+        return self._extra(f"preference:{me}", build)
+
+    # --- scoring ------------------------------------------------------------------------------
+    def _score(self, lib: _Library, qvec: np.ndarray, ctx_text: str, utterances: list[Utterance],
+               memories: list, me: str | None, chat: int | None):
+        notes: dict = {"memories": memories}
+        n = len(lib.ids)
+        visible = ~lib.hidden
+        candidates: set[int] = set()
+
+        # Text match: exact over the cached matrix, or HNSW candidates from Chroma for huge libraries.
+        text_all = None
+        if lib.text is not None:
+            text_all = lib.text @ qvec
+            candidates |= _top_rows(text_all, visible, POOL_PER_SIGNAL)
+        else:
+            for hit in self.app.bank.query(STICKER_TEXTS, qvec, k=POOL_PER_SIGNAL, where={"hidden": False}):
+                r = lib.row_of.get(int(hit.id))
+                if r is not None:
+                    candidates.add(r)
+
+        # Image match (CLIP text tower of the context against sticker pictures).
+        image_all = None
+        clip = self.app.clip
+        if clip is not None:
+            cvec = self._clip_text(clip, ctx_text)
+            if lib.image is not None:
+                image_all = np.where(lib.has_image, lib.image @ cvec, np.nan)
+                candidates |= _top_rows(np.nan_to_num(image_all, nan=-1.0), visible, POOL_PER_SIGNAL)
+            else:
+                for hit in self.app.bank.query(STICKER_IMAGES, cvec, k=POOL_PER_SIGNAL, where={"hidden": False}):
+                    r = lib.row_of.get(int(hit.id))
+                    if r is not None:
+                        candidates.add(r)
+            notes["clip_vec"] = cvec
+
+        # Preference memory (PESRS): the user's own past context -> sticker choices.
+        pref_scores = None
+        pref = self._preference(me)
+        if pref is not None and len(pref) > 0:
+            read = pref.read(qvec)
+            pref_scores = np.zeros(n)
+            for sid, v in read.scores.items():
+                r = lib.row_of.get(int(sid))
+                if r is not None:
+                    pref_scores[r] = v
+            notes["pref_similarity"] = read.similarity
+            notes["pref_counts"] = read.counts
+            candidates |= _top_rows(pref_scores, visible & (pref_scores > 0), POOL_PER_SIGNAL)
+
+        # Favourites and the user's most-used stickers are always in the pool.
+        candidates |= set(np.flatnonzero(lib.favourite & visible).tolist())
+        candidates |= _top_rows(lib.usage, visible & (lib.use_count > 0), MOST_USED)
+
+        rows = np.array(sorted(r for r in candidates if visible[r]), dtype=np.int64)
+        pool = [int(lib.ids[r]) for r in rows]
+        signals: dict[str, np.ndarray] = {}
+        if len(rows) == 0:
+            return pool, signals, notes
+
+        if text_all is not None:
+            signals["text"] = text_all[rows].astype(np.float64)
+        else:
+            signals["text"] = self._pool_cosines(STICKER_TEXTS, pool, qvec)
+        if clip is not None:
+            if image_all is not None:
+                signals["image"] = image_all[rows].astype(np.float64)
+            else:
+                signals["image"] = self._pool_cosines(STICKER_IMAGES, pool, notes["clip_vec"])
+
+        igsr = self._igsr()
+        if igsr is not None:
+            signals["igsr"] = np.asarray(igsr.score(ctx_text, pool, memories=memories, query_vector=qvec),
+                                         dtype=np.float64)
+
+        head = self._intent_head()
+        if head is not None:
+            probs = head.predict(qvec)  # {label: probability}
+            top = max(probs, key=probs.get) if probs else None
+            notes["intent_probs"] = probs
+            notes["intent_top"] = top
+            signals["intent"] = np.array([probs.get(lib.intents[r], 0.0) if lib.intents[r] else np.nan
+                                          for r in rows], dtype=np.float64)
+
+        if pref_scores is not None:
+            signals["pref"] = pref_scores[rows]
+        signals["fav"] = lib.favourite[rows].astype(np.float64)
+        signals["usage"] = lib.usage[rows]
+        notes["text_z"] = standardise(signals["text"], self.weights.min_spread.get("text", 0.0))
+        notes["intents"] = [lib.intents[r] for r in rows]
+        return pool, signals, notes
+
+    def _clip_text(self, clip, ctx_text: str) -> np.ndarray:
+        key = f"clip\x00{ctx_text}"
+        with self._lock:
+            v = self._vec_cache.get(key)
+        if v is None:
+            # CLIP's text tower reads 77 tokens: the last turns carry what the sticker answers.
+            v = clip.encode_texts([ctx_text[-300:] or "."])[0].astype(np.float32)
+            with self._lock:
+                self._vec_cache[key] = v
+        return v
+
+    def _pool_cosines(self, collection: str, pool: list[int], vec: np.ndarray) -> np.ndarray:
+        got = self.app.bank.get(collection, ids=[str(i) for i in pool], include_embeddings=True)
+        by_id = {int(i): np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
+        out = np.full(len(pool), np.nan)
+        for j, sid in enumerate(pool):
+            e = by_id.get(sid)
+            if e is not None:
+                out[j] = float(e @ vec / max(np.linalg.norm(e), 1e-12))
+        return out
+
+    def _still_visible(self, ids: list[int]) -> set[int]:
+        """Hidden is re-checked against the catalog at answer time: a sticker hidden a moment ago
+        must not appear even if the cached state has not noticed yet."""
+        if not ids:
+            return set()
+        rows = self.app.catalog.conn.execute(
+            f"SELECT id FROM stickers WHERE hidden=0 AND id IN ({','.join('?' * len(ids))})", ids).fetchall()
+        return {r[0] for r in rows}
+
+    # --- reasons ------------------------------------------------------------------------------
+    def _reasons(self, st: Sticker, j: int, signals: dict, notes: dict, gate: float) -> list[str]:
+        """Readable reasons, strongest first."""
+        scored: list[tuple[float, str]] = []
+        counts = notes.get("pref_counts") or {}
+        if "pref" in signals and signals["pref"][j] > 0:
+            c = counts.get(st.id, 0)
+            if c:
+                scored.append((2.0 + gate, f"you sent this after similar messages {c}×"))
+            else:
+                scored.append((1.0 + gate, "close to what you sent in conversations like this"))
+        words = " ".join(st.ocr_text.split())
+        if words and notes["text_z"][j] > 1.0:
+            shown = words if len(words) <= 24 else words[:23] + "…"
+            scored.append((notes["text_z"][j], f"words on it: {shown}"))
+        probs = notes.get("intent_probs")
+        if probs and "intent" in signals and not math.isnan(signals["intent"][j]):
+            p = float(signals["intent"][j])
+            label = notes["intents"][j]
+            if label and p >= 0.1:
+                scored.append((p * 2, f"intent: {label} {p:.2f}"))
+        if "igsr" in signals and standardise(signals["igsr"], self.weights.min_spread.get("igsr", 0.0))[j] > 1.0:
+            scored.append((1.5, f"learned match {signals['igsr'][j]:.2f}"))
+        if "image" in signals and not math.isnan(signals["image"][j]) and \
+                standardise(signals["image"], self.weights.min_spread.get("image", 0.0))[j] > 1.0:
+            scored.append((1.0, f"the picture fits (CLIP {signals['image'][j]:.2f})"))
+        if st.favourite:
+            scored.append((0.9, "favourite"))
+        if st.use_count >= 2 and not counts.get(st.id):
+            scored.append((0.5, f"you have sent it {st.use_count}×"))
+        if not scored:
+            scored.append((0.0, f"text match {signals['text'][j]:.2f}"))
+        scored.sort(key=lambda x: -x[0])
+        return [r for _, r in scored]
+
+
+def _top_rows(values: np.ndarray, mask: np.ndarray, k: int) -> set[int]:
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return set()
+    v = values[idx]
+    if len(idx) > k:
+        part = np.argpartition(-v, k - 1)[:k]
+        idx = idx[part]
+    return set(idx.tolist())
+
+
+_instances_lock = threading.Lock()
+
+
+def for_app(app) -> Suggester:
+    """The one Suggester of this App (its cached state lives as long as the App)."""
+    with _instances_lock:
+        s = getattr(app, "_suggester", None)
+        if s is None:
+            s = Suggester(app)
+            app._suggester = s
+        return s
+
+
+def suggest(app, conversation: str | list[Utterance], k: int = 8, chat: int | None = None,
+            me: str | None = None) -> list[Suggestion]:
+    return for_app(app).suggest(conversation, k=k, chat=chat, me=me)
