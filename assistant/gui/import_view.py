@@ -24,38 +24,37 @@ IMAGE_SUFFIXES = {".png", ".webp", ".gif", ".jpg", ".jpeg", ".tgs", ".webm", ".a
 
 
 # --- what a dropped path is --------------------------------------------------------------------------
-def looks_like_sticker_folder(path: Path, sample: int = 200) -> bool:
-    """A folder of images and nothing that reads as a chat export (json/txt/html/csv/db)."""
-    if not path.is_dir():
-        return False
-    images = other = 0
+def count_images(path: Path, sample: int = 400) -> int:
+    n = 0
     for i, child in enumerate(path.rglob("*")):
         if i >= sample:
             break
-        if not child.is_file():
-            continue
-        suffix = child.suffix.lower()
-        if suffix in IMAGE_SUFFIXES:
-            images += 1
-        elif suffix in {".json", ".txt", ".html", ".csv", ".db", ".sqlite", ".zip", ".jsonl"}:
-            other += 1
-    return images > 0 and other == 0
+        if child.suffix.lower() in IMAGE_SUFFIXES and child.is_file():
+            n += 1
+    return n
 
 
 def describe_path(path: Path) -> tuple[str, str]:
-    """(kind, label): kind is "stickers" or "chat"; label is the detected format for the row."""
-    if looks_like_sticker_folder(path):
-        return "stickers", "sticker folder"
+    """(kind, label): kind is "stickers" or "chat"; label is the detected format for the job row.
+
+    A chat export is whatever `chats.detect` recognises; a folder it does not recognise but that
+    holds images is a sticker folder (a stray labels.json or README beside them does not matter);
+    a single image or a .wastickers pack is a sticker too."""
     from assistant.chats.detect import detect
 
+    path = Path(path)
+    if path.is_file() and (path.suffix.lower() in IMAGE_SUFFIXES or path.suffix.lower() == ".wastickers"):
+        return "stickers", "sticker file"
     try:
         found = detect(path)
     except Exception as exc:  # noqa: BLE001 - the import itself reports what went wrong
         log.debug("detect failed for %s: %s", path, exc)
-        return "chat", "chat export (format not recognised)"
+        found = []
     formats = sorted({d.fmt for d in found if d.fmt})
     if formats:
         return "chat", ", ".join(formats) + (f" ({len(found)} exports)" if len(found) > 1 else "")
+    if path.is_dir() and count_images(path):
+        return "stickers", "sticker folder"
     why = found[0].why if found else "nothing importable found"
     return "chat", f"not recognised: {why}"
 

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from assistant.jobs import CancelToken, Cancelled, Progress
 
@@ -121,17 +121,29 @@ class JobRunner(QObject):
         self._jobs: set[Job] = set()
 
     def start(self, title: str, fn: JobFn) -> Job:
+        """Queue `fn`; it starts on the next turn of the event loop, so the caller can connect the
+        job's signals first (a fast job could otherwise finish before anyone listens)."""
         job = Job(title, fn)
         self._jobs.add(job)
         job.done.connect(lambda j=job: self._jobs.discard(j))
         job.running = True
-        self.pool.start(_Runnable(job))
+        QTimer.singleShot(0, self, lambda j=job: self._submit(j))
         self.job_started.emit(job)
         return job
 
+    def _submit(self, job: Job) -> None:
+        if job.cancel_token.cancelled:
+            job.is_done = True
+            job.running = False
+            job.cancelled.emit()
+            job.done.emit()
+            return
+        self.pool.start(_Runnable(job))
+
     @property
     def active(self) -> list[Job]:
-        return [j for j in self._jobs if not j.is_done]
+        """Jobs whose final signals have not been delivered to the UI thread yet."""
+        return list(self._jobs)
 
     def cancel_all(self) -> None:
         for job in list(self._jobs):
