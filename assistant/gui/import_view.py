@@ -188,7 +188,8 @@ def _describe(app_core):
     def run(progress, cancel):
         from assistant.library.attributes import describe
 
-        return describe(app_core, None, progress=progress, cancel=cancel)
+        n = describe(app_core, None, progress=progress, cancel=cancel)
+        return f"{n:,} stickers described"
     return run
 
 
@@ -341,6 +342,8 @@ class ImportView(QWidget):
 def _summarise_result(result) -> str:
     if result is None:
         return "nothing to do"
+    if hasattr(result, "line"):
+        return result.line()
     if isinstance(result, int):
         return f"{result:,} items"
     if isinstance(result, (list, tuple)):

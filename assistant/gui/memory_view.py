@@ -205,14 +205,14 @@ class MemoryView(QWidget):
             try:
                 from assistant.memory import memories
 
-                found = memories.retrieve(app_core, text, k=50, chat_id=chat)
-                ids = [m.session_id for m in found]
-            except Exception as exc:  # noqa: BLE001 - no embedder or bank yet: search the words instead
+                ids = [m.session_id for m in memories.retrieve(app_core, text, k=50, chat_id=chat)]
+            except Exception as exc:  # noqa: BLE001 - no embedder or bank: the words still work
                 log.info("semantic memory search unavailable (%s); searching words", exc)
+            if not ids:
                 how = "words"
                 like = f"%{text}%"
-                sql = "SELECT session_id FROM memories WHERE (summary LIKE ? OR topics LIKE ?)"
-                args: list = [like, like]
+                sql = "SELECT session_id FROM memories WHERE (summary LIKE ? OR topics LIKE ? OR mood LIKE ?)"
+                args: list = [like, like, like]
                 if chat is not None:
                     sql += " AND chat_id = ?"
                     args.append(chat)
@@ -256,7 +256,7 @@ class MemoryView(QWidget):
         self.progress.setRange(0, 0)
         self.status.setText("Summarising sessions (the first one loads the language model)…")
         job.progress.connect(self._progress)
-        job.finished.connect(lambda _r: self._rebuild_done("Memories rebuilt."))
+        job.finished.connect(lambda r: self._rebuild_done(r.line() if hasattr(r, "line") else "Memories rebuilt."))
         job.cancelled.connect(lambda: self._rebuild_done("Rebuild cancelled; finished summaries are kept."))
         job.failed.connect(lambda msg, details: self._rebuild_done(f"Rebuild failed: {msg}", details))
         return job
