@@ -1,0 +1,104 @@
+"""Paste a conversation, get suggestions from the real Suggester, copy one to the clipboard by
+click, keyboard, or the clipboard watcher; the compact always-on-top panel."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from tests.conftest import shared_path
+from tests.gui.conftest import STICKERS
+
+CONVERSATION = "Anna: I passed the exam!!\nMe: no way, congratulations\nAnna: let's celebrate tonight"
+
+
+@pytest.fixture
+def stocked(app, tmp_path):
+    from assistant.library.ingest import add_folder
+
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    for p in sorted(shared_path(*STICKERS).glob("*.jpg"))[:10]:
+        shutil.copy(p, folder / p.name)
+    assert add_folder(app, folder, pack="demo").stickers_added == 10
+    return app
+
+
+def _suggest(panel, qtbot, text=CONVERSATION):
+    panel.paste.setPlainText(text)
+    with qtbot.waitSignal(panel.suggestions_ready, timeout=180_000) as blocker:
+        job = panel.suggest_now()
+        assert job is not None
+    return blocker.args[0]
+
+
+def test_paste_suggest_and_click_copies_image_and_file(stocked, window, qtbot):
+    panel = window.suggest_panel
+    window.tabs.setCurrentWidget(panel)
+    suggestions = _suggest(panel, qtbot)
+    assert suggestions, panel.status.text()
+    assert panel.grid.count() == len(suggestions) <= 8
+    item = panel.grid.item(0)
+    tip = item.toolTip()
+    assert "score" in tip and (not suggestions[0].reasons or suggestions[0].reasons[0][:20] in tip.replace("&#x27;", "'"))
+    QApplication.clipboard().clear()
+    rect = panel.grid.visualItemRect(item)
+    qtbot.mouseClick(panel.grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    mime = QApplication.clipboard().mimeData()
+    assert mime.hasImage()
+    image = QApplication.clipboard().image()
+    assert not image.isNull() and image.width() > 16
+    assert mime.hasUrls()
+    assert mime.urls()[0].toLocalFile() == str(suggestions[0].sticker.path)
+    assert "Copied" in panel.status.text()
+
+
+def test_keyboard_only_arrows_enter_escape(stocked, window, qtbot):
+    panel = window.suggest_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.paste.setFocus()
+    panel.paste.setPlainText(CONVERSATION)
+    with qtbot.waitSignal(panel.suggestions_ready, timeout=180_000):
+        qtbot.keyClick(panel.paste, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert panel.grid.count() >= 2
+    panel.grid.setFocus()
+    assert panel.grid.currentRow() == 0
+    qtbot.keyClick(panel.grid, Qt.Key.Key_Right)
+    with qtbot.waitSignal(panel.copied, timeout=5_000) as blocker:
+        qtbot.keyClick(panel.grid, Qt.Key.Key_Return)
+    assert blocker.args[0] is panel.suggestions[1]
+    assert QApplication.clipboard().mimeData().hasImage()
+    qtbot.keyClick(panel.grid, Qt.Key.Key_Escape)
+    assert panel.paste.hasFocus() or QApplication.focusWidget() is panel.paste
+
+
+def test_watch_clipboard_suggests_for_copied_conversation(stocked, window, qtbot):
+    from assistant.gui.suggest_panel import looks_like_conversation
+
+    assert looks_like_conversation("Bob: hi\nAlice: hey, how was the trip?")
+    assert not looks_like_conversation("https://example.com/page")
+    assert not looks_like_conversation("")
+    panel = window.suggest_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.watch.setChecked(True)
+    assert stocked.config.load_settings().watch_clipboard is True
+    with qtbot.waitSignal(panel.suggestions_ready, timeout=180_000):
+        QApplication.clipboard().setText("Bob: the cat knocked my coffee over again\nAlice: oh no lol")
+    assert "coffee" in panel.paste.toPlainText()
+    assert panel.grid.count() > 0
+    panel.watch.setChecked(False)
+
+
+def test_compact_panel_is_on_top_and_hides_on_escape(stocked, window, qtbot):
+    window.show_compact_panel()
+    compact = window.compact
+    qtbot.waitExposed(compact)
+    assert compact.windowFlags() & Qt.WindowType.WindowStaysOnTopHint
+    suggestions = _suggest(compact.panel, qtbot)
+    assert suggestions
+    compact.panel.grid.setFocus()
+    qtbot.keyClick(compact.panel.grid, Qt.Key.Key_Escape)
+    assert not compact.isVisible()
