@@ -81,6 +81,7 @@ class Suggester:
         self._vec_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.matrix_limit = MATRIX_LIMIT
         self.last_timings: dict[str, float] = {}
+        self.last_memories: list = []
 
     # --- public -------------------------------------------------------------------------------
     def suggest(self, conversation: str | list[Utterance], k: int = 8, chat: int | None = None,
@@ -98,7 +99,8 @@ class Suggester:
         qvec = self._query_vector(ctx_text)
         timings["embed"] = time.perf_counter() - t0 - sum(timings.values())
 
-        memories = self._memories(ctx_text, chat)
+        memories = self._memories(ctx_text, qvec, chat)
+        self.last_memories = memories
         timings["memories"] = time.perf_counter() - t0 - sum(timings.values())
 
         pool, signals, notes = self._score(lib, qvec, ctx_text, utterances, memories, me, chat)
@@ -240,7 +242,7 @@ class Suggester:
         return names[0] if names else None
 
     # --- optional signals (each absent module or model just switches its signal off) ----------
-    def _memories(self, ctx_text: str, chat: int | None) -> list:
+    def _memories(self, ctx_text: str, qvec: np.ndarray, chat: int | None) -> list:
         try:
             from assistant.memory import memories as memories_mod
         except ImportError:
@@ -248,7 +250,10 @@ class Suggester:
         try:
             if self.app.catalog.count("memories") == 0:
                 return []
-            return list(memories_mod.retrieve(self.app, ctx_text, k=5, chat_id=chat))
+            # retrieve() embeds the context itself; hand it the vector already computed for this text
+            # so the one expensive step of the path runs once, not twice.
+            return list(memories_mod.retrieve(_KnownVectors(self.app, {ctx_text: qvec}), ctx_text, k=5,
+                                              chat_id=chat))
         except Exception as exc:  # noqa: BLE001 - memories help; their failure must not stop suggestions
             log.warning("memory retrieval failed, suggesting without memories: %s", exc)
             return []
@@ -444,6 +449,32 @@ class Suggester:
             scored.append((0.0, f"text match {signals['text'][j]:.2f}"))
         scored.sort(key=lambda x: -x[0])
         return [r for _, r in scored]
+
+
+class _KnownVectors:
+    """The App as seen by memories.retrieve, with query vectors for texts already embedded."""
+
+    def __init__(self, app, known: dict[str, np.ndarray]) -> None:
+        self._app = app
+        self.embedder = _KnownEmbedder(app.embedder, known)
+
+    def __getattr__(self, name: str):
+        return getattr(self._app, name)
+
+
+class _KnownEmbedder:
+    def __init__(self, base, known: dict[str, np.ndarray]) -> None:
+        self._base = base
+        self._known = known
+        self.dim = base.dim
+
+    def query(self, texts: list[str]) -> np.ndarray:
+        if all(t in self._known for t in texts):
+            return np.stack([self._known[t] for t in texts])
+        return self._base.query(texts)
+
+    def passage(self, texts: list[str]) -> np.ndarray:
+        return self._base.passage(texts)
 
 
 def _top_rows(values: np.ndarray, mask: np.ndarray, k: int) -> set[int]:

@@ -1,0 +1,114 @@
+"""The Suggester over a real seeded catalog (demo pack + demo chat, real OCR, real e5, real Chroma)."""
+
+from __future__ import annotations
+
+from assistant.domain import Utterance
+from assistant.retrieval.suggest import Suggester
+from tests.retrieval.conftest import sticker_by_words
+
+THANKS = [Utterance("Sam", "I watered your plants while you were away"),
+          Utterance("Sam", "and I left some cookies on the table for you")]
+JOKE = [Utterance("Sam", "why don't skeletons fight each other?"),
+        Utterance("Sam", "they don't have the guts 😂")]
+
+
+def test_the_sticker_sent_after_thanks_ranks_first(demo_app):
+    demo_app.override("clip", None)
+    thank_you = sticker_by_words(demo_app, "THANK YOU")
+    out = Suggester(demo_app).suggest(THANKS, k=5)
+    assert out and out[0].sticker.id == thank_you.id, [(s.sticker.ocr_text, s.reasons) for s in out]
+    assert len(out) == 5 and len({s.sticker.id for s in out}) == 5
+
+
+def test_every_suggestion_has_readable_reasons_and_parts(demo_app):
+    demo_app.override("clip", None)
+    out = Suggester(demo_app).suggest(JOKE, k=6)
+    assert out
+    for s in out:
+        assert s.reasons and all(isinstance(r, str) and r for r in s.reasons)
+        assert "text" in s.parts and "gate" in s.parts
+        assert s.sticker.path is not None and s.sticker.path.exists()
+    top = out[0]
+    assert any(r.startswith(("words on it:", "you sent", "you have sent", "intent:", "close to"))
+               for r in top.reasons), top.reasons
+
+
+def test_hidden_stickers_never_appear(demo_app):
+    demo_app.override("clip", None)
+    sug = Suggester(demo_app)
+    thank_you = sticker_by_words(demo_app, "THANK YOU")
+    assert thank_you.id in [s.sticker.id for s in sug.suggest(THANKS, k=8)]
+    with demo_app.catalog.transaction() as conn:
+        conn.execute("UPDATE stickers SET hidden=1 WHERE id=?", (thank_you.id,))
+    for k in (1, 8, 50):
+        ids = [s.sticker.id for s in sug.suggest(THANKS, k=k)]
+        assert thank_you.id not in ids and ids
+    hidden = {s.id for s in demo_app.catalog.stickers() if s.hidden}
+    assert not hidden & {s.sticker.id for s in sug.suggest(JOKE, k=50)}
+
+
+def test_favourite_is_boosted(demo_app):
+    demo_app.override("clip", None)
+    sug = Suggester(demo_app)
+    conv = [Utterance("Sam", "what are you doing this weekend?")]
+    before = [s.sticker.id for s in sug.suggest(conv, k=25)]
+    target = before[len(before) // 2]
+    with demo_app.catalog.transaction() as conn:
+        conn.execute("UPDATE stickers SET favourite=1 WHERE id=?", (target,))
+    after = sug.suggest(conv, k=25)
+    ids = [s.sticker.id for s in after]
+    assert ids.index(target) < before.index(target)
+    assert "favourite" in after[ids.index(target)].reasons
+
+
+def test_works_without_memories_clip_or_trained_models_and_says_so(demo_app):
+    demo_app.override("clip", None)
+    sug = Suggester(demo_app)
+    assert demo_app.catalog.count("memories") == 0
+    out = sug.suggest(JOKE, k=3)
+    assert len(out) == 3
+    assert "image" not in out[0].parts and "igsr" not in out[0].parts
+    off = " ".join(sug.features_off())
+    assert "CLIP not installed" in off and "models install clip" in off
+    assert "memory" in off
+
+
+def test_image_matching_with_a_real_tiny_clip(demo_app, tiny_clip):
+    from assistant.library import index
+    from assistant.memory.bank import STICKER_IMAGES
+
+    demo_app.override("clip", tiny_clip)
+    index.reindex(demo_app)
+    assert demo_app.bank.count(STICKER_IMAGES) == demo_app.catalog.count("stickers")
+    sug = Suggester(demo_app)
+    out = sug.suggest(THANKS, k=5)
+    assert len(out) == 5
+    assert all("image" in s.parts for s in out)
+    assert not any("CLIP not installed" in f for f in sug.features_off())
+
+
+def test_large_library_path_uses_chroma_candidates_and_agrees(demo_app):
+    demo_app.override("clip", None)
+    exact = Suggester(demo_app)
+    hnsw = Suggester(demo_app)
+    hnsw.matrix_limit = 0  # as above MATRIX_LIMIT stickers: candidates from Chroma's HNSW
+    a = exact.suggest(THANKS, k=3)
+    b = hnsw.suggest(THANKS, k=3)
+    assert hnsw.library().text is None and exact.library().text is not None
+    assert a[0].sticker.id == b[0].sticker.id
+
+
+def test_cache_follows_the_catalog(demo_app):
+    demo_app.override("clip", None)
+    sug = Suggester(demo_app)
+    sug.suggest(JOKE, k=2)
+    first = sug.library()
+    assert sug.library() is first  # unchanged catalog: reused
+    with demo_app.catalog.transaction() as conn:
+        conn.execute("UPDATE stickers SET favourite=1 WHERE id=(SELECT MIN(id) FROM stickers)")
+    assert sug.library() is not first
+
+
+def test_empty_library_gives_no_suggestions(app):
+    app.override("clip", None)
+    assert Suggester(app).suggest([Utterance("Sam", "hello")], k=5) == []
