@@ -76,9 +76,16 @@ def _suggest(app, args) -> int:
                              "parts": {k_: round(v, 4) for k_, v in s.parts.items()},
                              "words": s.sticker.ocr_text, "emoji": s.sticker.emoji}
                             for i, s in enumerate(suggestions, 1)],
+            "memories": [{"session_id": m.session_id, "chat_id": m.chat_id, "summary": m.summary,
+                          "score": round(m.score, 4)} for m in suggester.last_memories],
             "features_off": off}, ensure_ascii=False, indent=2))
         return 0
     print_suggestions(suggestions)
+    if suggester.last_memories:
+        print("\nMemories used:")
+        for m in suggester.last_memories[:3]:
+            summary = " ".join(m.summary.split())
+            print(f"  - {summary[:100] + '…' if len(summary) > 100 else summary}")
     if off:
         print("\nOff right now:")
         for line in off:
