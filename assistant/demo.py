@@ -346,16 +346,15 @@ def _set_emoji(app, specs: list[DemoSticker], paths: dict[str, Path]) -> None:
 
 
 def _build_memories(app, progress, report: DemoReport) -> int:
+    from assistant.memory import memories as memories_mod
+
     try:
-        from assistant.memory import memories as memories_mod
-    except ImportError:
-        report.notes.append("the memory bank is not available in this build; memories were not built")
-        return 0
-    try:
-        return int(memories_mod.build(app, progress=progress) or 0)
+        built = memories_mod.build(app, progress=progress or (lambda *_: None))
     except Exception as exc:  # noqa: BLE001 - the demo stays usable without memories
         report.notes.append(f"memories were not built: {exc}")
         return 0
+    report.notes.extend(f"memory: {f}" for f in built.failed)
+    return built.summarized
 
 
 def demo_conversation() -> str:

@@ -108,22 +108,20 @@ def build_library(data_dir: Path, n: int, sends: int, seed: int = 0) -> dict:
 
 
 def _add_memories(app, chat_id: int, rng) -> int:
-    """Memories through the memory module's own store function when it exists (no LLM)."""
+    """Memories written through the memory module's own `save` (summaries given, no LLM)."""
     try:
         from assistant.memory import memories as mm
     except ImportError:
         return 0
-    store = getattr(mm, "store", None) or getattr(mm, "add", None)
-    if store is None:
-        return 0
     from assistant.domain import Memory
 
     sessions = [r[0] for r in app.catalog.conn.execute("SELECT id FROM sessions WHERE chat_id=?", (chat_id,))]
-    mems = [Memory(session_id=s, chat_id=chat_id, mood="cheerful", topics=["plans", "jokes"],
-                   summary=f"Sam and Alex talk about {CONTEXT_LINES[int(rng.integers(len(CONTEXT_LINES)))]}; "
-                           f"Alex answers with a sticker.") for s in sessions]
-    store(app, mems)
-    return len(mems)
+    for s in sessions:
+        line = CONTEXT_LINES[int(rng.integers(len(CONTEXT_LINES)))]
+        mm.save(app, Memory(session_id=s, chat_id=chat_id, mood="cheerful", topics=["plans", "jokes"],
+                            participants=["Sam", "Alex"],
+                            summary=f"Sam and Alex talk about: {line}. Alex answers with a sticker."))
+    return len(sessions)
 
 
 CHILD = r"""

@@ -112,3 +112,19 @@ def test_cache_follows_the_catalog(demo_app):
 def test_empty_library_gives_no_suggestions(app):
     app.override("clip", None)
     assert Suggester(app).suggest([Utterance("Sam", "hello")], k=5) == []
+
+
+def test_memories_are_retrieved_for_the_conversation(demo_app):
+    from assistant.domain import Memory
+    from assistant.memory import memories
+
+    demo_app.override("clip", None)
+    chat_id, session_id = demo_app.catalog.conn.execute("SELECT chat_id, id FROM sessions LIMIT 1").fetchone()
+    memories.save(demo_app, Memory(session_id=session_id, chat_id=chat_id, mood="grateful",
+                                   summary="Sam picked up Alex's parcel; Alex thanked Sam with a sticker.",
+                                   topics=["parcel", "thanks"], participants=["Sam", "Alex"]))
+    sug = Suggester(demo_app)
+    out = sug.suggest(THANKS, k=3, chat=chat_id)
+    assert out and sug.last_memories
+    assert sug.last_memories[0].session_id == session_id
+    assert not any("memory bank empty" in f for f in sug.features_off())
