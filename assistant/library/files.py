@@ -197,7 +197,8 @@ def _check_size(label: str, w: int, h: int) -> None:
 
 def _check_frames(label: str, n: int) -> None:
     if n > MAX_FRAMES:
-        raise StickerFileError(label, f"animation has {n:,} frames (more than {MAX_FRAMES:,}); refused")
+        raise StickerFileError(label, f"animation has over {MAX_FRAMES:,} frames (a sticker has at most a few "
+                                      "hundred); refused")
 
 
 def _pick(n: int, k: int) -> list[int]:

@@ -185,10 +185,10 @@ def add_folder(app, folder: Path | str, *, pack: str | None = None, progress: Pr
     known = _known_sources(app, root)
     total = len(items)
     for i, path in enumerate(items):
+        progress(i, total, path.name)
         if cancel is not None and cancel.cancelled:
             report.cancelled = True
             break
-        progress(i, total, path.name)
         default_pack = pack or path.parent.name or None
         if path.suffix.lower() in PACK_SUFFIXES or (root.is_file() and _is_zip(path)):
             _add_zip(app, path, pack, report, counts, seen, known, cancel)
