@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from assistant.chats.base import ParseContext, ParsedChat, ParseError
-from assistant.chats.whatsapp import iter_lines
+from assistant.chats.textfile import iter_lines
 from assistant.domain import Chat, Message, StickerRef
 
 NAME = "line"

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from assistant.chats.base import ParseContext, ParsedChat, ParseError
-from assistant.chats.whatsapp import iter_lines
+from assistant.chats.textfile import iter_lines
 from assistant.domain import Chat, Message, StickerRef
 
 NAME = "signal"

@@ -11,7 +11,6 @@ is decided per file and per date shape (separator + year width), because one rea
 
 from __future__ import annotations
 
-import codecs
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from assistant.chats.base import MARKS, ParseContext, ParsedChat, ParseError
+from assistant.chats.textfile import iter_chunks, iter_lines
 from assistant.domain import Chat, Message, StickerRef
 
 NAME = "whatsapp"
@@ -28,10 +28,11 @@ _DATE = r"(?:\d{1,4}|[A-Z]\d{1,2})[./-]\d{1,2}[./-](?:\d{1,4}|[A-Z]\d{1,2})(?: B
 _TIME = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:[ \u202f\u00a0]?[AaPp]\.?[ \u202f\u00a0]?[Mm]\.?)?"
 
 # One regex per header layout; groups: date, time, rest of line.
+_REST = rf"(?:{_M}([^\n:]+?){_M}: )?({_M})([^\n]*)"  # author (None on system lines), lead marks, body
 LAYOUTS: dict[str, re.Pattern[str]] = {
-    "ios": re.compile(rf"{_M}\[{_M}({_DATE}){_M}[,،]?[ \u202f\u00a0]{_M}({_TIME}){_M}\] (.*)", re.S),
-    "ios-time-first": re.compile(rf"{_M}\[{_M}({_TIME}), ({_DATE}){_M}\] (.*)", re.S),
-    "android": re.compile(rf"{_M}({_DATE}),? ({_TIME}) [-–] (.*)", re.S),
+    "ios": re.compile(rf"^{_M}\[{_M}({_DATE}){_M}[,،]?[ \u202f\u00a0]{_M}({_TIME}){_M}\] {_REST}", re.M),
+    "ios-time-first": re.compile(rf"^{_M}\[{_M}({_TIME}), ({_DATE}){_M}\] {_REST}", re.M),
+    "android": re.compile(rf"^{_M}({_DATE}),? ({_TIME}) [-–] {_REST}", re.M),
 }
 _SEP = re.compile(r"[./-]")
 
@@ -192,55 +193,29 @@ def _time_parser():
 
 
 # --- reading --------------------------------------------------------------------------------------
-def iter_lines(path: Path, ctx: ParseContext) -> Iterator[str]:
-    """Decoded lines without line ends. UTF-8 (BOM ok) line by line, so a bad byte names its line;
-    UTF-16 (BOM) is decoded as such. Bad bytes abort unless partial import replaces them."""
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-        fh.seek(0)
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            import io
-
-            with io.TextIOWrapper(fh, encoding="utf-16", newline=None) as tf:
-                for line in tf:
-                    yield line.rstrip("\r\n")
-            return
-        first = True
-        n = 0
-        for raw in fh:
-            n += 1
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                ctx.skip(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
-                         "the file may be in another encoding — re-export it, or import with partial "
-                         "import to replace the bad characters", f"line {n}")
-                line = raw.decode("utf-8", "replace")
-            if first:
-                first = False
-                line = line.lstrip("\ufeff")
-            yield line.rstrip("\r\n")
-
-
 def _learn_order(path: Path, ctx: ParseContext, rx: re.Pattern[str], date_group: int) -> DateOrder:
-    """Scan header dates until every date shape seen is decided (usually within the first lines)."""
+    """Scan header dates until every date shape seen is decided (usually within the first chunk)."""
     order = DateOrder()
     shapes: set = set()
     quiet = ParseContext(path, partial=True)  # decoding problems are reported by the real pass
-    for i, line in enumerate(iter_lines(path, quiet)):
-        m = rx.match(line)
-        if not m:
+    seen: set[str] = set()
+    n = 0
+    for text, _base in iter_chunks(path, quiet):
+        for m in rx.finditer(text):
+            date = m.group(date_group)
+            n += 1
+            if date not in seen:
+                seen.add(date)
+                f = _SEP.split(date)
+                if len(f) == 3 and len(f[0]) != 4:
+                    shapes.add(_shape(f, _SEP.search(date).group()))
+                    order.observe(date)
+            if n % 2000 == 0 and order.decided(shapes):
+                break
+        else:
             continue
-        date = m.group(date_group)
-        f = _SEP.split(date)
-        if len(f) == 3 and len(f[0]) != 4:
-            sep = _SEP.search(date)
-            shapes.add(_shape(f, sep.group()))
-            order.observe(date)
-        if i > 2000 and order.decided(shapes):
-            break
-    undecided = shapes - set(order.order)
-    if undecided:
+        break
+    if shapes - set(order.order):
         ctx.note(f"{path.name}: day/month order is ambiguous (no day above 12); assumed day-first")
     return order
 
@@ -249,13 +224,15 @@ def parse_file(path: Path, ctx: ParseContext, media_dir: Path | None = None,
                layout: str | None = None) -> ParsedChat:
     """Parse one WhatsApp text export; media files are looked up in `media_dir` (default: beside it)."""
     if layout is None:
-        head: list[str] = []
-        quiet = ParseContext(path, partial=True)
-        for line in iter_lines(path, quiet):
-            if line.strip():
-                head.append(line)
-            if len(head) >= _SNIFF_LINES:
-                break
+        with open(path, "rb") as fh:
+            raw = fh.read(65536)
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            sample = raw.decode("utf-16", "ignore")
+        else:
+            sample = raw.decode("utf-8", "ignore").lstrip("\ufeff")
+        head = [ln for ln in sample.replace("\r", "\n").split("\n")[:-1] if ln.strip()][:_SNIFF_LINES]
+        if not head and sample.strip():
+            head = [sample]
         if not head:
             raise ParseError(path, "the file is empty")
         layout = detect_layout(head)
@@ -273,97 +250,103 @@ def parse_file(path: Path, ctx: ParseContext, media_dir: Path | None = None,
 
 def _messages(path: Path, ctx: ParseContext, rx: re.Pattern[str], di: int, ti: int, order: DateOrder,
               layout: str, folder: Path, chat: Chat) -> Iterator[Message]:
+    """The hot loop: one `finditer` per decoded chunk finds the headers in C; the text between two
+    headers is the previous message's continuation. Per message: two cache lookups, one `find`."""
     parse_date = _date_parser(order)
     parse_time = _time_parser()
-    dt_cache: dict[tuple[str, str], datetime | None] = {}
-    epoch = datetime(1970, 1, 1)
+    days: dict[str, datetime | None] = {}
+    clock: dict[str, timedelta | None] = {}
     android = layout == "android"
     marks = MARKS
-    match = rx.match
+    omitted = STICKER_OMITTED
     senders: dict[str, int] = {}
     media_omitted = 0
+    files: dict[str, Path | None] = {}  # sticker file name -> path if present (one stat per name)
     cur: Message | None = None
-    extra: list[str] | None = None
-    n = 0
-    for line in iter_lines(path, ctx):
-        n += 1
-        m = match(line)
-        if m is None:
-            if cur is None:
-                if line.strip():
-                    ctx.skip("text before the first message header", f"line {n}")
-                continue
-            if extra is None:
-                extra = [line]
+    seen_any = False
+    for text, base in iter_chunks(path, ctx):
+        seen_any = True
+        prev_end = -1  # index of the "\n" ending the previous header line in this chunk
+        for m in rx.finditer(text):
+            s = m.start()
+            if s > prev_end + 1:
+                gap = text[prev_end + 1:s - 1]
+                if cur is not None:
+                    cur.text = (cur.text + "\n" + gap).rstrip("\n")
+                elif gap.strip():
+                    ctx.skip("text before the first message header", f"line {base + 1}")
+            prev_end = m.end()
+            if cur is not None:
+                yield cur
+            g = m.groups()
+            date = g[di - 1]
+            tm = g[ti - 1]
+            sender, lead, body = g[2], g[3], g[4]
+            day = days.get(date, _MISSING)
+            if day is _MISSING:
+                ymd = parse_date(date)
+                day = days[date] = datetime(*ymd) if ymd else None
+            td = clock.get(tm, _MISSING)
+            if td is _MISSING:
+                secs = parse_time(tm)
+                td = clock[tm] = None if secs is None else timedelta(seconds=secs)
+            if day is None or td is None:
+                when = None
+                ctx.skip(f"unreadable date/time {date!r} {tm!r}", f"line {base + text.count(chr(10), 0, s) + 1}")
             else:
-                extra.append(line)
-            continue
-        if cur is not None:
-            if extra is not None:
-                cur.text = (cur.text + "\n" + "\n".join(extra)).rstrip("\n")
-                extra = None
-            yield cur
-        g = m.groups()
-        date, tm, rest = g[di - 1], g[ti - 1], g[2]
-        key = (date, tm)
-        when = dt_cache.get(key, epoch)
-        if when is epoch:
-            ymd = parse_date(date)
-            secs = parse_time(tm)
-            when = None if ymd is None or secs is None else datetime(*ymd) + timedelta(seconds=secs)
-            dt_cache[key] = when
-            if when is None:
-                ctx.skip(f"unreadable date/time {date!r} {tm!r}", f"line {n}")
-        i = rest.find(": ")
-        if i < 0:
-            cur = Message(sender="", time=when, text=rest.strip(marks), is_system=True)
-            continue
-        sender = rest[:i]
-        if sender[:1] in marks or sender[-1:] in marks:
-            sender = sender.strip(marks).strip()
-        body = rest[i + 2:]
-        lead = body[:1] in marks
-        if lead or body[-1:] in marks:
-            body = body.strip(marks)
-        cur = Message(sender=sender, time=when, text=body)
-        senders[sender] = senders.get(sender, 0) + 1
-        # Stickers and media: only a few cheap substring tests for ordinary text lines.
-        if "STK-" in body:
-            sm = _ANDROID_STICKER.search(body)
-            if sm:
-                _sticker(cur, sm.group(1), folder)
+                when = day + td
+            if sender is None:
+                cur = Message("", when, body.strip(marks), None, None, True)
                 continue
-        if "-STICKER-" in body:
-            sm = _IOS_STICKER.search(body)
-            if sm:
-                _sticker(cur, sm.group(1), folder)
+            if body[-1:] in marks and body:
+                body = body.rstrip(marks)
+            cur = Message(sender, when, body)
+            if sender in senders:
+                senders[sender] += 1
+            else:
+                senders[sender] = 1
+            # Stickers and media: only a few cheap substring tests for ordinary text lines.
+            if "STK-" in body:
+                sm = _ANDROID_STICKER.search(body)
+                if sm:
+                    _sticker(cur, sm.group(1), folder, files)
+                    continue
+            if "-STICKER-" in body:
+                sm = _IOS_STICKER.search(body)
+                if sm:
+                    _sticker(cur, sm.group(1), folder, files)
+                    continue
+            if (lead or not android) and len(body) < 48:
+                low = body.lower()
+                if low in omitted or unicodedata.normalize("NFC", low) in omitted:
+                    cur.sticker = StickerRef(platform=NAME)
+                    cur.text = ""
+                    continue
+            if body[:1] == "<" and body[-1:] == ">":
+                if android:
+                    cur.media = "media-unknown"
+                    media_omitted += 1
+                else:
+                    am = _IOS_ATTACHED.search(body)
+                    if am:
+                        cur.media = _IOS_KIND.get(am.group(2) or "", "file")
                 continue
-        if len(body) < 48 and (lead or not android):
-            low = body.lower()
-            if low in STICKER_OMITTED or unicodedata.normalize("NFC", low) in STICKER_OMITTED:
-                cur.sticker = StickerRef(platform=NAME)
-                cur.text = ""
-                continue
-        if body[:1] == "<" and body[-1:] == ">":
-            am = _IOS_ATTACHED.search(body)
-            if am and not android:
-                cur.media = _IOS_KIND.get(am.group(2) or "", "file")
-            elif android:
-                cur.media = "media-unknown"
-                media_omitted += 1
-            continue
-        if android and body.endswith(")"):
-            am = _ANDROID_MEDIA.match(body)
-            if am:
-                cur.media = _ANDROID_KIND.get(am.group(2), "file")
-                continue
-        if lead:
-            cur.is_system = True  # iOS writes notices and "… omitted" media lines behind U+200E
+            if android and body[-1:] == ")":
+                am = _ANDROID_MEDIA.match(body)
+                if am:
+                    cur.media = _ANDROID_KIND.get(am.group(2), "file")
+                    continue
+            if lead:
+                cur.is_system = True  # iOS writes notices and "… omitted" media lines behind U+200E
+        tail = text[prev_end + 1:-1]
+        if tail:
+            if cur is not None:
+                cur.text = (cur.text + "\n" + tail).rstrip("\n")
+            elif tail.strip():
+                ctx.skip("text before the first message header", f"line {base + 1}")
     if cur is not None:
-        if extra is not None:
-            cur.text = (cur.text + "\n" + "\n".join(extra)).rstrip("\n")
         yield cur
-    if n == 0:
+    if not seen_any:
         raise ParseError(path, "the file is empty")
     if media_omitted:
         ctx.note(ANDROID_NOTE)
@@ -374,10 +357,16 @@ def _messages(path: Path, ctx: ParseContext, rx: re.Pattern[str], di: int, ti: i
         chat.kind = "personal_chat"
 
 
-def _sticker(msg: Message, filename: str, folder: Path) -> None:
-    f = folder / filename
-    msg.sticker = StickerRef(platform=NAME, file=f if f.is_file() else None, name=filename,
-                             fmt=filename.rsplit(".", 1)[-1].lower())
+_MISSING: object = object()
+
+
+def _sticker(msg: Message, filename: str, folder: Path, files: dict[str, Path | None]) -> None:
+    if filename in files:
+        f = files[filename]
+    else:
+        p = folder / filename
+        f = files[filename] = p if p.is_file() else None
+    msg.sticker = StickerRef(NAME, None, None, f, filename, None, filename.rsplit(".", 1)[-1].lower())
     msg.text = ""
 
 

@@ -1,0 +1,63 @@
+"""WeChat (MemoTrace CSV), LINE .txt and signal-export data.json: no real fixtures exist in ../shared
+for these, so the inputs are small files written here in each exporter's documented layout."""
+
+from __future__ import annotations
+
+import json
+
+from assistant.chats.store import import_path
+
+
+def test_wechat_csv_stickers_by_md5(app, tmp_path):
+    f = tmp_path / "Alice_utf8.csv"
+    xml = ('<msg><emoji fromusername="wxid_a" md5="71ce49ed3ce9e57e43e07f802983bf45" '
+           'productid="com.tencent.xin.emoticon.person.stiker_1" width="240" height="240"></emoji></msg>')
+    rows = [["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status", "StrContent", "StrTime"],
+            ["1", "1", "1", "0", "0", "1700000000", "2", "你好", "2023-11-14 22:13:20"],
+            ["2", "1", "1", "0", "1", "1700000060", "2", "hi!", "2023-11-14 22:14:20"],
+            ["3", "1", "47", "0", "1", "1700000070", "2", xml, "2023-11-14 22:14:30"],
+            ["4", "1", "3", "0", "0", "1700009000", "2", "", "2023-11-15 00:43:20"]]
+    import csv
+
+    with open(f, "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    rep = import_path(app, f)
+    assert rep.ok and rep.format == "wechat"
+    assert (rep.messages, rep.sessions, rep.sticker_messages) == (4, 2, 1)
+    ref = app.catalog.conn.execute("SELECT key, id_kind, pack FROM sticker_refs").fetchone()
+    assert tuple(ref) == ("71ce49ed3ce9e57e43e07f802983bf45", "platform", "com.tencent.xin.emoticon.person.stiker_1")
+    me = app.catalog.conn.execute("SELECT COUNT(*) FROM messages WHERE is_me=1").fetchone()[0]
+    assert me == 2
+    assert import_path(app, f).messages_added == 0
+
+
+def test_line_txt(app, tmp_path):
+    f = tmp_path / "[LINE] Chat with Alice.txt"
+    f.write_text("[LINE] Chat history with Alice\nSaved on: 2024/01/15 10:30\n\n2024/01/15(Mon)\n"
+                 "10:00\tAlice\tHello\n10:01\tBob\t[Sticker]\n10:02\tAlice\t[Photo]\n"
+                 "2024/01/16(Tue)\n09:00\tBob\tsecond\nline\n", encoding="utf-8")
+    rep = import_path(app, f)
+    assert rep.ok and rep.format == "line"
+    assert (rep.messages, rep.sessions, rep.sticker_messages) == (4, 2, 1)
+    assert app.catalog.conn.execute("SELECT text FROM messages WHERE sender='Bob' ORDER BY time DESC").fetchone()[0] \
+        == "second\nline"
+
+
+def test_signal_data_json_with_exported_stickers(app, tmp_path):
+    chat = tmp_path / "out" / "Alice"
+    chat.mkdir(parents=True)
+    pack = tmp_path / "out" / "exported_stickers" / "packabc"
+    pack.mkdir(parents=True)
+    from PIL import Image
+
+    Image.new("RGBA", (64, 64), (255, 0, 0, 255)).save(pack / "3.webp")
+    (pack / "data.json").write_text(json.dumps({"title": "Red pack", "stickers": {"3": {"emoji": "🔴"}}}))
+    lines = [{"date": "2024-05-01T12:00:00", "sender": "Alice", "body": "hey", "sticker": None},
+             {"date": "2024-05-01T12:01:00", "sender": "Me", "body": "",
+              "sticker": {"id": "3", "packId": "packabc", "packKey": "k", "emoji": "🔴", "extension": "webp"}}]
+    (chat / "data.json").write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    rep = import_path(app, tmp_path / "out", me="Me")
+    assert rep.ok and rep.format == "signal"
+    assert (rep.messages, rep.sessions, rep.sticker_messages, rep.stickers_with_files) == (2, 1, 1, 1)
+    row = app.catalog.conn.execute("SELECT key, pack, sticker_id FROM sticker_refs").fetchone()
+    assert row[0] == "packabc:3" and row[1] == "Red pack" and row[2] is not None
