@@ -36,44 +36,48 @@ def split(messages: Sequence[Message], gap_minutes: float) -> list[list[Message]
 
 
 def recompute(conn: sqlite3.Connection, chat_id: int, gap_minutes: float) -> int:
-    """Re-segment one chat inside the caller's transaction; returns the number of sessions."""
+    """Re-segment one chat inside the caller's transaction; returns the number of sessions.
+
+    Memory is O(sessions), not O(messages): rows stream from SQLite once, and messages are assigned
+    by time range (two messages with the same time always share a session; untimed ones sort
+    first and join the first session)."""
     gap = gap_minutes * 60.0
-    rows = conn.execute("SELECT id, time, dedupe_key, sticker_ref_id FROM messages WHERE chat_id=? "
+    rows = conn.execute("SELECT time, dedupe_key, sticker_ref_id FROM messages WHERE chat_id=? "
                         "ORDER BY time, id", (chat_id,))
-    segments: list[dict] = []
-    cur: dict | None = None
+    segments: list[list] = []  # [start, end, n, n_stickers, hash]
+    cur: list | None = None
     last: float | None = None
-    for mid, t, key, ref in rows:
+    for t, key, ref in rows:
         if cur is None or (t is not None and last is not None and t - last > gap):
-            cur = {"ids": [], "start": t, "end": t, "n": 0, "st": 0, "h": hashlib.sha1()}
+            cur = [t, t, 0, 0, hashlib.sha1()]
             segments.append(cur)
-        cur["ids"].append(mid)
-        cur["n"] += 1
-        cur["st"] += ref is not None
-        cur["h"].update(key.encode("utf-8") + b"\x00")
+        cur[2] += 1
+        cur[3] += ref is not None
+        cur[4].update(key.encode("utf-8") + b"\x00")
         if t is not None:
-            if cur["start"] is None:
-                cur["start"] = t
-            cur["end"] = t
+            if cur[0] is None:
+                cur[0] = t
+            cur[1] = t
             last = t
     existing: dict[str, list[int]] = {}
     for sid, h in conn.execute("SELECT id, content_hash FROM sessions WHERE chat_id=?", (chat_id,)):
         existing.setdefault(h, []).append(sid)
-    updates: list[tuple[int, int]] = []
-    for seg in segments:
-        h = seg["h"].hexdigest()
+    for i, (start, end, n, n_st, hasher) in enumerate(segments):
+        h = hasher.hexdigest()
         ids = existing.get(h)
         if ids:
             sid = ids.pop()
             conn.execute("UPDATE sessions SET start=?, end=?, n_messages=?, n_stickers=? WHERE id=?",
-                         (seg["start"], seg["end"], seg["n"], seg["st"], sid))
+                         (start, end, n, n_st, sid))
         else:
             sid = conn.execute("INSERT INTO sessions(chat_id, start, end, n_messages, n_stickers, content_hash) "
-                               "VALUES(?,?,?,?,?,?)", (chat_id, seg["start"], seg["end"], seg["n"], seg["st"],
-                                                       h)).lastrowid
-        updates.extend((sid, mid) for mid in seg["ids"])
+                               "VALUES(?,?,?,?,?,?)", (chat_id, start, end, n, n_st, h)).lastrowid
+        where = "time >= ? AND time <= ?"
+        if i == 0:
+            where = f"(time IS NULL OR ({where}))"
+        conn.execute(f"UPDATE messages SET session_id=? WHERE chat_id=? AND {where} "
+                     "AND session_id IS NOT ?", (sid, chat_id, start, end, sid))
     stale = [sid for ids in existing.values() for sid in ids]
-    conn.executemany("UPDATE messages SET session_id=? WHERE id=?", updates)
     if stale:
         conn.executemany("DELETE FROM sessions WHERE id=?", [(s,) for s in stale])
     return len(segments)

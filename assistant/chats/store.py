@@ -141,7 +141,10 @@ class _Writer:
         count_sql = "SELECT COUNT(*) FROM messages WHERE chat_id=?"
         before = conn.execute(count_sql, (chat_id,)).fetchone()[0]
         batch: list[tuple] = []
+        # Occurrence numbers of identical (time, sender, text) messages, per run of equal times: enough
+        # to keep "ok" sent twice in one minute, with memory bounded for a multi-GB text export.
         seen: dict[bytes, int] = {}
+        seen_ts: float | None = None
         n = stickers = with_files = 0
 
         def flush() -> None:
@@ -165,6 +168,9 @@ class _Writer:
                                     f"{st.key or st.name or st.emoji or '' if st else ''}".encode("utf-8",
                                                                                              "surrogatepass"),
                                     digest_size=16).digest()
+                if ts != seen_ts:
+                    seen.clear()
+                    seen_ts = ts
                 k = seen.get(h, 0)
                 seen[h] = k + 1
                 key = f"h:{h.hex()}:{k}"
