@@ -43,7 +43,7 @@ def _restore(app, args) -> int:  # noqa: ARG001 - runs before any App opens the 
         from assistant.memory import memories
 
         index.rebuild(restored)
-        memories.rebuild_index(restored)
+        memories.reindex(restored)
     except (ImportError, AttributeError) as exc:
         print(f"note: vectors not rebuilt ({exc}); run `sticker-assistant library reindex`")
     finally:
