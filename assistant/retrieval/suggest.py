@@ -39,7 +39,7 @@ MATRIX_LIMIT = 60_000  # above this many stickers, candidates come from Chroma's
 POOL_PER_SIGNAL = 150  # candidates taken from each retrieval signal
 MOST_USED = 20
 CONTEXT_TURNS = 6  # the last turns that make the context string (as ml/features.context_text)
-SIMILAR_CONTEXT = 0.88  # e5 cosine above which a past context counts as "similar" in the reasons
+SIMILAR_FLOOR = 0.80  # e5 cosine below which a past context never counts as "similar" in the reasons
 
 
 def parse_conversation(conversation: str | list[Utterance], me: str | None = None) -> list[Utterance]:
@@ -47,7 +47,7 @@ def parse_conversation(conversation: str | list[Utterance], me: str | None = Non
     if isinstance(conversation, str):
         from assistant.chats import plaintext
 
-        return list(plaintext.parse(conversation, me=me))
+        return list(plaintext.parse(conversation))
     return list(conversation)
 
 
@@ -106,7 +106,7 @@ class Suggester:
         pool, signals, notes = self._score(lib, qvec, ctx_text, utterances, memories, me, chat)
         timings["score"] = time.perf_counter() - t0 - sum(timings.values())
 
-        fused = fuse(signals, gate_similarity=notes.get("pref_similarity"), weights=self.weights)
+        fused = fuse(signals, pref_share=notes.get("pref_share", 0.0), weights=self.weights)
         intents = [lib.intents[lib.row_of[i]] for i in pool]
         order = diverse_order(fused.scores, intents, max(k * 3, k), self.weights)
         visible = self._still_visible([pool[j] for j in order])
@@ -116,10 +116,10 @@ class Suggester:
             if sid not in visible:
                 continue
             parts = {name: float(v[j]) for name, v in signals.items() if not math.isnan(float(v[j]))}
-            parts["gate"] = fused.gate
+            parts["pref_share"] = fused.pref_share
             st = lib.stickers[sid]
             out.append(Suggestion(sticker=st, score=float(fused.scores[j]), parts=parts,
-                                  reasons=self._reasons(st, j, signals, notes, fused.gate)))
+                                  reasons=self._reasons(st, j, signals, notes, fused.pref_share)))
             if len(out) >= k:
                 break
         timings["fuse"] = time.perf_counter() - t0 - sum(timings.values())
@@ -333,15 +333,24 @@ class Suggester:
         pref_scores = None
         pref = self._preference(me)
         if pref is not None and len(pref) > 0:
-            read = pref.read(qvec)
+            now = time.time()
+            weights = pref.read(qvec, now=now)  # {sticker_id: attention mass}, sums to 1
+            # The signal is the *lift*: attention this context gives a sticker minus that sticker's
+            # share of all the user's sends. Read raw, the memory's mass mostly mirrors how often
+            # each sticker was sent (e5 cosines between any two chats sit within a few hundredths),
+            # which would push the user's one favourite reply into every conversation; usage is a
+            # separate small prior in the fusion.
+            base = _send_shares(pref)
             pref_scores = np.zeros(n)
-            for sid, v in read.scores.items():
+            for sid in set(weights) | set(base):
                 r = lib.row_of.get(int(sid))
                 if r is not None:
-                    pref_scores[r] = v
-            notes["pref_similarity"] = read.similarity
-            notes["pref_counts"] = read.counts
+                    pref_scores[r] = weights.get(sid, 0.0) - base.get(sid, 0.0)
+            best, peak = pref.confidence(qvec, now=now)
+            notes["pref_share"] = 1.0 - pref.gate_value(best, peak)  # PESRS gate: share of the match
+            notes["pref_counts"] = _similar_sends(pref, qvec)
             candidates |= _top_rows(pref_scores, visible & (pref_scores > 0), POOL_PER_SIGNAL)
+            notes["pref_scores"] = pref_scores
 
         # Favourites and the user's most-used stickers are always in the pool.
         candidates |= set(np.flatnonzero(lib.favourite & visible).tolist())
@@ -363,17 +372,17 @@ class Suggester:
             else:
                 signals["image"] = self._pool_cosines(STICKER_IMAGES, pool, notes["clip_vec"])
 
+        probs: dict[str, float] = {}
         igsr = self._igsr()
         if igsr is not None:
-            signals["igsr"] = np.asarray(igsr.score(ctx_text, pool, memories=memories, query_vector=qvec),
-                                         dtype=np.float64)
-
+            q = igsr.query_vectors(qvec[None, :], self._memory_vector(memories))[0]
+            signals["igsr"] = np.asarray(igsr.scores(q, pool), dtype=np.float64)
+            probs = q.intent
         head = self._intent_head()
         if head is not None:
-            probs = head.predict(qvec)  # {label: probability}
-            top = max(probs, key=probs.get) if probs else None
+            probs = head.predict(qvec)  # the dedicated intent head, when trained, reads intents best
+        if probs:
             notes["intent_probs"] = probs
-            notes["intent_top"] = top
             signals["intent"] = np.array([probs.get(lib.intents[r], 0.0) if lib.intents[r] else np.nan
                                           for r in rows], dtype=np.float64)
 
@@ -384,6 +393,14 @@ class Suggester:
         notes["text_z"] = standardise(signals["text"], self.weights.min_spread.get("text", 0.0))
         notes["intents"] = [lib.intents[r] for r in rows]
         return pool, signals, notes
+
+    def _memory_vector(self, memories: list) -> np.ndarray | None:
+        """R_m for IGSR: the mean query vector of the retrieved memories' summaries (cached per text)."""
+        texts = [m.summary for m in memories if getattr(m, "summary", "")]
+        if not texts:
+            return None
+        vecs = [self._query_vector(t) for t in texts]
+        return np.mean(vecs, axis=0, keepdims=True).astype(np.float32)
 
     def _clip_text(self, clip, ctx_text: str) -> np.ndarray:
         key = f"clip\x00{ctx_text}"
@@ -420,12 +437,12 @@ class Suggester:
         """Readable reasons, strongest first."""
         scored: list[tuple[float, str]] = []
         counts = notes.get("pref_counts") or {}
-        if "pref" in signals and signals["pref"][j] > 0:
-            c = counts.get(st.id, 0)
-            if c:
-                scored.append((2.0 + gate, f"you sent this after similar messages {c}×"))
-            else:
-                scored.append((1.0 + gate, "close to what you sent in conversations like this"))
+        c = counts.get(st.id, 0)
+        if c:
+            scored.append((2.0 + gate, f"you sent this after similar messages {c}×" if c > 1
+                           else "you sent this after a similar message"))
+        elif "pref" in signals and signals["pref"][j] > 0.02:
+            scored.append((1.0 + gate, "close to what you sent in conversations like this"))
         words = " ".join(st.ocr_text.split())
         if words and notes["text_z"][j] > 1.0:
             shown = words if len(words) <= 24 else words[:23] + "…"
@@ -475,6 +492,33 @@ class _KnownEmbedder:
 
     def passage(self, texts: list[str]) -> np.ndarray:
         return self._base.passage(texts)
+
+
+def _send_shares(pref) -> dict[int, float]:
+    """Each sticker's share of all the sends in the preference memory (cached on the memory)."""
+    shares = getattr(pref, "_suggest_shares", None)
+    if shares is None:
+        shares = {}
+        for v in pref.values:
+            shares[int(v)] = shares.get(int(v), 0.0) + 1.0 / len(pref.values)
+        pref._suggest_shares = shares
+    return shares
+
+
+def _similar_sends(pref, qvec: np.ndarray) -> dict[int, int]:
+    """How often the user sent each sticker after a context clearly closer to this one than the rest
+    of their history (cosine at least 1.5 standard deviations above the mean, and at least
+    SIMILAR_FLOOR): the "you sent this after similar messages N×" reason."""
+    keys = getattr(pref, "keys", None)
+    if keys is None or not len(keys):
+        return {}
+    sims = keys @ qvec
+    threshold = max(SIMILAR_FLOOR, float(sims.mean() + 1.5 * sims.std()))
+    out: dict[int, int] = {}
+    for i in np.flatnonzero(sims >= threshold):
+        v = int(pref.values[int(i)])
+        out[v] = out.get(v, 0) + 1
+    return out
 
 
 def _top_rows(values: np.ndarray, mask: np.ndarray, k: int) -> set[int]:
