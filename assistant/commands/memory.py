@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b = msub.add_parser("build", help="summarize every session without an up-to-date memory (resumable)")
     b.add_argument("--chat", type=int, help="only this chat id")
     b.add_argument("--force", action="store_true", help="summarize again even when up to date")
+    b.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     b.set_defaults(handler=_build)
 
     lst = msub.add_parser("list", help="one line per memory")
@@ -45,7 +46,7 @@ def _build(app, args) -> int:
     from assistant.memory import memories
     from assistant.ml.llm import LLMError
 
-    bar = TerminalProgress("memories:")
+    bar = TerminalProgress("memories:", force=args.progress)
     cancel = CancelToken()
     try:
         report = memories.build(app, args.chat, progress=bar, cancel=cancel, force=args.force)
