@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "assistant.commands.gui",
     "assistant.commands.launch",
     "assistant.commands.backup",
+    "assistant.commands.selftest",
 ]
 
 
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--chroma-url", help="use a Chroma server (e.g. http://127.0.0.1:8000) instead of "
                         "the embedded store")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--selftest", action="store_true", help="check this installation on a temporary "
+                        "data folder (window offscreen, demo import, suggest) and exit; same as `selftest`")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -53,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
+    if args.selftest and handler is None:
+        from assistant.selftest import run_selftest
+
+        return run_selftest()
     if handler is None:
         parser.print_help()
         return 0 if args.command is None else 2
