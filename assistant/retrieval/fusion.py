@@ -22,12 +22,11 @@ Why this shape:
 2. Content signals (igsr, image, text, intent) are combined with fixed weights; IGSR, when a
    trained checkpoint exists, gets the largest weight, as it was trained on this user's data.
 3. Content and preference are mixed through a gate, after PESRS §5.6.4
-   (``y = g·content + (1−g)·preference``). PESRS learns the gate from the two representations;
-   before any training we use its intuition directly: *the more the current context resembles
-   contexts the user answered before, the more the past choice should decide*. So the
-   preference weight is ``sigmoid((similarity − centre) / width)`` of the best match between the
-   current context and the memory's keys. With no history the gate is closed and the ranking is
-   pure content.
+   (``y = g·content + (1−g)·preference``). The gate itself belongs to the preference memory
+   (``ml/preference.py``: learned by ``train``, with a training-free default that reads how close
+   the best past context is: *the more the current context resembles contexts the user answered
+   before, the more the past choice should decide*). Here it arrives as ``pref_share`` = 1 − g.
+   With no history the share is 0 and the ranking is pure content.
 4. Favourites and usage are small additive priors, never enough to beat a clearly better match.
 5. The final list is re-ranked greedily for intent diversity (an MMR over intents): each
    sticker whose intent already appears in the picks is penalised. The IGSR paper's P@k counts
@@ -55,18 +54,13 @@ class FusionWeights:
     image: float = 0.5
     text: float = 0.7
     intent: float = 0.6
-    pref: float = 1.0
     fav: float = 0.35
     usage: float = 0.15
-    # Gate: preference share = sigmoid((similarity - gate_centre) / gate_width), scaled by pref.
-    gate_centre: float = 0.86
-    gate_width: float = 0.025
-    gate_max: float = 0.8
     # Intent diversity: penalty (in fused-score standard deviations) per earlier pick of one intent.
     diversity: float = 0.6
     # Smallest standard deviation each signal is divided by (see point 1 above).
     min_spread: dict = field(default_factory=lambda: {"igsr": 0.02, "image": 0.015, "text": 0.015,
-                                                      "intent": 0.05, "pref": 0.05})
+                                                      "intent": 0.05, "pref": 0.01})
     extra: dict = field(default_factory=dict)
 
     def weight(self, name: str) -> float:
@@ -92,26 +86,19 @@ def standardise(values: np.ndarray, min_spread: float = 0.0) -> np.ndarray:
     return out
 
 
-def preference_gate(similarity: float | None, weights: FusionWeights = DEFAULT_WEIGHTS) -> float:
-    """Share of the final score given to the preference memory (0 when there is no history)."""
-    if similarity is None or not math.isfinite(similarity):
-        return 0.0
-    z = (similarity - weights.gate_centre) / max(weights.gate_width, 1e-6)
-    return weights.gate_max / (1.0 + math.exp(-z))
-
-
 @dataclass
 class Fused:
     scores: np.ndarray  # fused score per candidate, same order as the input
-    gate: float  # preference share used
+    pref_share: float  # preference share used (1 - the PESRS gate)
     used: list[str]  # signals that carried information
 
 
-def fuse(signals: dict[str, np.ndarray], *, gate_similarity: float | None = None,
+def fuse(signals: dict[str, np.ndarray], *, pref_share: float = 0.0,
          weights: FusionWeights = DEFAULT_WEIGHTS) -> Fused:
     """Fuse per-candidate signal arrays (NaN = absent for that candidate) into one score each.
 
-    ``signals`` maps names from the module docstring to arrays of equal length.
+    ``signals`` maps names from the module docstring to arrays of equal length; ``pref_share`` is
+    the preference memory's share of the final score (1 − its gate), in [0, 1].
     """
     n = len(next(iter(signals.values()))) if signals else 0
     content = np.zeros(n)
@@ -135,9 +122,9 @@ def fuse(signals: dict[str, np.ndarray], *, gate_similarity: float | None = None
     if "pref" in signals:
         pref = standardise(signals["pref"], weights.min_spread.get("pref", 0.0))
         if pref.any():
-            gate = preference_gate(gate_similarity, weights) * min(1.0, weights.pref)
+            gate = min(1.0, max(0.0, float(pref_share)))
             used.append("pref")
-    if content_w == 0 and gate == 0 and pref.any():
+    if content_w == 0 and pref.any():
         gate = 1.0  # nothing else to go on: the user's own history is the best guess
     score = (1.0 - gate) * content + gate * pref
 
@@ -147,7 +134,7 @@ def fuse(signals: dict[str, np.ndarray], *, gate_similarity: float | None = None
             if v.any():
                 score += weights.weight(name) * v
                 used.append(name)
-    return Fused(scores=score, gate=gate, used=used)
+    return Fused(scores=score, pref_share=gate, used=used)
 
 
 def diverse_order(scores: np.ndarray, intents: list[str | None], k: int,

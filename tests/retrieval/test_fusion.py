@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.retrieval.fusion import (DEFAULT_WEIGHTS, diverse_order, fuse, preference_gate,
-                                        standardise)
+from assistant.retrieval.fusion import diverse_order, fuse, standardise
 
 
 def test_standardise_ignores_absent_and_flat_signals():
@@ -15,23 +14,17 @@ def test_standardise_ignores_absent_and_flat_signals():
     assert not standardise(np.array([np.nan, 0.2])).any()
 
 
-def test_gate_closed_without_history_and_opens_with_similar_contexts():
-    assert preference_gate(None) == 0.0
-    low, high = preference_gate(0.70), preference_gate(0.97)
-    assert low < 0.05 and high > 0.7 and high <= DEFAULT_WEIGHTS.gate_max
-
-
 def test_fuse_scale_free_and_gated():
     text = np.array([0.80, 0.82, 0.90])  # e5-like cosines
     image = np.array([0.30, 0.20, 0.10])  # CLIP-like cosines disagree
     pref = np.array([0.0, 1.0, 0.0])
-    no_hist = fuse({"text": text, "image": image, "pref": pref}, gate_similarity=None)
-    assert no_hist.gate == 0.0 and "pref" in no_hist.used
+    no_hist = fuse({"text": text, "image": image, "pref": pref}, pref_share=0.0)
+    assert no_hist.pref_share == 0.0 and "pref" in no_hist.used
     assert int(np.argmax(no_hist.scores)) == 2  # text carries more weight than image
-    hist = fuse({"text": text, "image": image, "pref": pref}, gate_similarity=0.95)
-    assert hist.gate > 0.5 and int(np.argmax(hist.scores)) == 1  # a close past context decides
+    hist = fuse({"text": text, "image": image, "pref": pref}, pref_share=0.7)
+    assert hist.pref_share == 0.7 and int(np.argmax(hist.scores)) == 1  # a close past context decides
     # Multiplying a signal by a constant changes nothing (scales differ between models).
-    scaled = fuse({"text": text * 10, "image": image, "pref": pref}, gate_similarity=0.95)
+    scaled = fuse({"text": text * 10, "image": image, "pref": pref}, pref_share=0.7)
     assert np.allclose(scaled.scores, hist.scores)
 
 
@@ -64,3 +57,8 @@ def test_nearly_flat_signal_is_not_blown_up():
     assert int(np.argmax(s)) == 2
     z = standardise(text, 0.015)
     assert np.abs(z).max() < 1.0
+
+
+def test_history_alone_decides_when_nothing_else_informs():
+    s = fuse({"text": np.array([0.8, 0.8, 0.8]), "pref": np.array([0.1, 0.0, 0.9])}, pref_share=0.2)
+    assert s.pref_share == 1.0 and int(np.argmax(s.scores)) == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assistant.domain import Utterance
 from assistant.retrieval.suggest import Suggester
 from tests.retrieval.conftest import sticker_by_words
@@ -26,7 +28,7 @@ def test_every_suggestion_has_readable_reasons_and_parts(demo_app):
     assert out
     for s in out:
         assert s.reasons and all(isinstance(r, str) and r for r in s.reasons)
-        assert "text" in s.parts and "gate" in s.parts
+        assert "text" in s.parts and "pref_share" in s.parts
         assert s.sticker.path is not None and s.sticker.path.exists()
     top = out[0]
     assert any(r.startswith(("words on it:", "you sent", "you have sent", "intent:", "close to"))
@@ -48,17 +50,24 @@ def test_hidden_stickers_never_appear(demo_app):
 
 
 def test_favourite_is_boosted(demo_app):
+    from assistant.retrieval.fusion import DEFAULT_WEIGHTS
+
     demo_app.override("clip", None)
     sug = Suggester(demo_app)
     conv = [Utterance("Sam", "what are you doing this weekend?")]
-    before = [s.sticker.id for s in sug.suggest(conv, k=25)]
-    target = before[len(before) // 2]
+    before = {s.sticker.id: s for s in sug.suggest(conv, k=25)}
+    ranked = list(before)
+    top = before[ranked[0]].score
+    # A sticker close behind the leader: its favourite boost is enough to take the lead.
+    target = next(i for i in ranked[1:] if top - before[i].score < 0.9 * DEFAULT_WEIGHTS.fav)
     with demo_app.catalog.transaction() as conn:
         conn.execute("UPDATE stickers SET favourite=1 WHERE id=?", (target,))
     after = sug.suggest(conv, k=25)
-    ids = [s.sticker.id for s in after]
-    assert ids.index(target) < before.index(target)
-    assert "favourite" in after[ids.index(target)].reasons
+    by_id = {s.sticker.id: s for s in after}
+    assert by_id[target].score == pytest.approx(before[target].score + DEFAULT_WEIGHTS.fav, abs=1e-6)
+    assert by_id[ranked[0]].score == pytest.approx(before[ranked[0]].score, abs=1e-6)
+    assert after[0].sticker.id == target
+    assert "favourite" in by_id[target].reasons
 
 
 def test_works_without_memories_clip_or_trained_models_and_says_so(demo_app):
