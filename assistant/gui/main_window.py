@@ -19,7 +19,7 @@ from assistant.gui.import_view import ImportView
 from assistant.gui.library_view import LibraryView
 from assistant.gui.memory_view import MemoryView
 from assistant.gui.suggest_panel import CompactSuggestWindow, SuggestPanel
-from assistant.gui.workers import JobRunner
+from assistant.gui.workers import JobRunner, prewarm
 
 TAB_NAMES = ("Import", "Library", "Suggest", "Memory")
 
@@ -66,7 +66,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._restore_geometry()
-        QTimer.singleShot(0, self.refresh_features)
+        QTimer.singleShot(0, self, self.refresh_features)
+        QTimer.singleShot(800, self, lambda: self.runner.start("Preparing", prewarm))
 
     # --- chrome --------------------------------------------------------------------------------
     def _build_menus(self) -> None:

@@ -147,3 +147,6 @@ class ThumbnailCache(QObject):
         if not self._closed:
             self._closed = True
             self._loader.stop()
+            # Free the pixmaps while the QApplication still exists: pixmaps left to the interpreter's
+            # final garbage collection outlive it and crash the process at exit.
+            self._cache.clear()
