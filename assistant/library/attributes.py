@@ -57,7 +57,10 @@ def describe(app, sticker_ids: list[int] | None = None, *, progress: Progress | 
                 f"SELECT id, sha256, fmt, emoji, attrs, user_edited FROM stickers WHERE id IN "
                 f"({','.join('?' * len(batch))})", batch)}
             batch = [i for i in batch if i in rows]
-            results = list(pool.map(lambda i: _read_one(app, rows[i], reader), batch))
+            if reader is None and clip is None:  # nothing looks at the pixels: skip decoding
+                results = [(None, None) for _ in batch]
+            else:
+                results = list(pool.map(lambda i: _read_one(app, rows[i], reader), batch))
             labels, vectors = (_zero_shot(clip, [img for img, _ in results], batch) if clip is not None
                                else (None, None))
             with app.catalog.transaction() as tx:

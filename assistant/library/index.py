@@ -57,7 +57,7 @@ def reindex(app, ids: list[int] | None = None, *, progress: Progress | None = No
             cancel.check()
         chunk = stickers[i:i + BATCH]
         texts = [sticker_text(s) for s in chunk]
-        vecs = app.embedder.passage(texts)
+        vecs = _embed_unique(app, texts)
         app.bank.upsert(STICKER_TEXTS, [str(s.id) for s in chunk], vecs, [metadata(s) for s in chunk], texts)
         if clip is not None:
             _index_images(app, clip, chunk, have_images, image_vectors or {})
@@ -67,6 +67,14 @@ def reindex(app, ids: list[int] | None = None, *, progress: Progress | None = No
         done += len(chunk)
         progress(done, total, "indexing")
     return done
+
+
+def _embed_unique(app, texts: list[str]) -> np.ndarray:
+    """Embed each distinct text once: stickers without words often share the same text side."""
+    unique = list(dict.fromkeys(texts))
+    vecs = app.embedder.passage(unique)
+    row = {t: i for i, t in enumerate(unique)}
+    return vecs[[row[t] for t in texts]]
 
 
 def _index_images(app, clip, chunk: list[Sticker], have: set[str], given: dict[int, np.ndarray]) -> None:
