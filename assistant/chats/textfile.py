@@ -12,7 +12,7 @@ from pathlib import Path
 
 from assistant.chats.base import ParseContext, ParseError
 
-CHUNK = 8 << 20
+CHUNK = 4 << 20
 MAX_LINE = 64 << 20
 
 

@@ -61,3 +61,51 @@ def test_signal_data_json_with_exported_stickers(app, tmp_path):
     assert (rep.messages, rep.sessions, rep.sticker_messages, rep.stickers_with_files) == (2, 1, 1, 1)
     row = app.catalog.conn.execute("SELECT key, pack, sticker_id FROM sticker_refs").fetchone()
     assert row[0] == "packabc:3" and row[1] == "Red pack" and row[2] is not None
+
+
+def test_signal_chat_md_stickers(app, tmp_path):
+    chat = tmp_path / "Bob"
+    chat.mkdir()
+    (chat / "chat.md").write_text(
+        "[2024-05-01 12:00:00] Bob: morning\nsecond line\n(- Ann: 👍 -)\n"
+        "[2024-05-01 12:01:00] Ann: [🐺](../exported_stickers/pk1/7.webp)\n"
+        "[2024-05-01 12:02:00] Bob: (( sticker ))\n", encoding="utf-8")
+    rep = import_path(app, chat / "chat.md")
+    assert rep.ok and rep.format == "signal"
+    assert (rep.messages, rep.sticker_messages, rep.stickers_with_files) == (3, 2, 0)
+    keys = sorted(r[0] for r in app.catalog.conn.execute("SELECT key FROM sticker_refs"))
+    assert keys == ["none", "pk1:7"]
+    assert app.catalog.conn.execute("SELECT text FROM messages WHERE sender='Bob' AND text != ''").fetchone()[0] \
+        == "morning\nsecond line"
+
+
+def test_messenger_mojibake_and_order(app, tmp_path):
+    thread = tmp_path / "messages" / "inbox" / "ann_123"
+    thread.mkdir(parents=True)
+    sticker = tmp_path / "messages" / "stickers_used" / "369239263222822.png"
+    sticker.parent.mkdir(parents=True)
+    from PIL import Image
+
+    Image.new("RGBA", (32, 32), (0, 0, 255, 255)).save(sticker)
+    data = {"participants": [{"name": "Ann"}, {"name": "Zo\u00c3\u00ab"}], "title": "Ann",
+            "thread_path": "inbox/ann_123",
+            "messages": [{"sender_name": "Zo\u00c3\u00ab", "timestamp_ms": 1415147300000,
+                          "sticker": {"uri": "messages/stickers_used/369239263222822.png"}},
+                         {"sender_name": "Ann", "timestamp_ms": 1415147254275, "content": "\u00f0\u009f\u0098\u0086 ok"}]}
+    (thread / "message_1.json").write_text(json.dumps(data), encoding="utf-8")
+    rep = import_path(app, thread / "message_1.json", me="Zoë")
+    assert rep.ok and (rep.messages, rep.sticker_messages, rep.stickers_with_files, rep.stickers_added) == (2, 1, 1, 1)
+    rows = app.catalog.conn.execute("SELECT sender, text, is_me FROM messages ORDER BY time").fetchall()
+    assert [tuple(r) for r in rows] == [("Ann", "😆 ok", 0), ("Zoë", "", 1)]
+
+
+def test_telegram_thumbnail_with_webp_bytes_is_used_when_file_missing(app, tmp_path, shared):
+    import shutil
+
+    src = shared("fixtures", "exports", "frozenspider__chat-history-manager", "telegram_2020-01")
+    dst = tmp_path / "export"
+    shutil.copytree(src, dst)
+    (dst / "chats" / "chat_02" / "stickers" / "sticker (8).webp").unlink()
+    rep = import_path(app, dst)
+    assert rep.sticker_messages == 3 and rep.stickers_with_files == 3
+    assert app.catalog.count("stickers") == 3  # the .jpg-named thumbnail decoded as the WebP it is
