@@ -1,0 +1,247 @@
+"""Methods × metrics on a benchmark dataset (or the user's own history), as a Markdown table.
+
+Everything a method may learn from comes from the training split only: the IGSR heads, the preference
+memory (training contexts → their stickers), the most-used counts, and the "sent after" words added to
+each sticker's text. The evaluated split is never seen before scoring.
+
+Methods: random, most-used, BM25 over sticker words, embedder text match, CLIP zero-shot (when CLIP
+and sticker images are available), kNN of training contexts, IGSR, IGSR w/o memory, IGSR w/o intent,
+preference memory alone, and the full fused default (`fused_order`): intent probabilities from the
+IGSR head mixed with the preference memory's intent vote; inside each intent the IGSR match and the
+memory's read weights fused by the gate; the first slots re-ranked for intent diversity.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from assistant.eval import baselines
+from assistant.eval.dataset import Dataset
+from assistant.eval.metrics import METRICS, evaluate_scores, markdown_table
+from assistant.jobs import Progress, no_progress
+from assistant.ml.features import FeatureStore, context_text, embedder_tag, sticker_text, text_features
+from assistant.ml.igsr import IGSRConfig, IGSRScorer, intent_diverse_order
+from assistant.ml.preference import PreferenceMemory, fit_params
+from assistant.ml.train import TrainData, TrainOptions, fit_igsr
+
+log = logging.getLogger(__name__)
+
+INTENT_MIX = 0.5  # weight of the IGSR intent head vs the memory's intent vote in the fused default
+DIVERSE_SLOTS = 5
+
+
+@dataclass
+class BenchFeatures:
+    ds: Dataset
+    split: str
+    pool_ids: list[str]
+    pool_intents: np.ndarray
+    labels: list[str]
+    sticker_vecs: np.ndarray  # passage vectors of sticker_text (words + attributes + sent-after)
+    word_vecs: np.ndarray  # passage vectors of the words alone
+    has_words: np.ndarray
+    train_ctx: np.ndarray
+    train_mem: np.ndarray
+    train_stickers: list[str]
+    train_times: list
+    eval_ctx: np.ndarray
+    eval_mem: np.ndarray
+    eval_gold: np.ndarray
+    eval_texts: list[str]
+    backbone: str
+
+
+def build_features(ds: Dataset, embedder, store: FeatureStore, split: str | None = None,
+                   progress: Progress = no_progress) -> BenchFeatures:
+    split = split or ds.eval_split()
+    train = ds.split("train")
+    test = ds.split(split)
+    if not train:
+        raise ValueError(f"{ds.name}: no 'train' samples to learn from")
+    sent_after: dict[str, list[str]] = {}
+    for s in train:
+        sent_after.setdefault(s.sticker, []).append(context_text(ds.context_texts(s), 2))
+    texts = [sticker_text(words=st.text, emoji=st.emoji, intent=st.intent, style=st.style, tags=st.tags,
+                          description=st.description, sent_after=sent_after.get(st.id, [])[-3:])
+             for st in ds.stickers]
+    sticker_vecs = text_features(embedder, texts, "passage", store, progress)
+    words = [st.text or st.emoji or "" for st in ds.stickers]
+    has_words = np.array([bool(w) for w in words])
+    word_vecs = np.zeros_like(sticker_vecs)
+    if has_words.any():
+        word_vecs[has_words] = text_features(embedder, [w for w in words if w], "passage", store, progress)
+
+    def ctx_mem(samples):
+        ctx = text_features(embedder, [context_text(ds.context_texts(s)) for s in samples], "query", store, progress)
+        mem = np.zeros_like(ctx)
+        for i, s in enumerate(samples):
+            mt = ds.memory_texts(s)
+            if mt:
+                mem[i] = text_features(embedder, mt, "query", store).mean(0)
+        return ctx, mem
+
+    tr_ctx, tr_mem = ctx_mem(train)
+    ev_ctx, ev_mem = ctx_mem(test)
+    return BenchFeatures(
+        ds=ds, split=split, pool_ids=[s.id for s in ds.stickers],
+        pool_intents=np.array([s.intent for s in ds.stickers], dtype=object), labels=ds.intents(),
+        sticker_vecs=sticker_vecs, word_vecs=word_vecs, has_words=has_words, train_ctx=tr_ctx, train_mem=tr_mem,
+        train_stickers=[s.sticker for s in train], train_times=[s.time for s in train],
+        eval_ctx=ev_ctx, eval_mem=ev_mem, eval_gold=np.array([ds.index[s.sticker] for s in test]),
+        eval_texts=[context_text(ds.context_texts(s)) for s in test], backbone=embedder_tag(embedder))
+
+
+def train_data(f: BenchFeatures) -> TrainData:
+    lab = {l: i for i, l in enumerate(f.labels)}
+    intents = np.array([lab.get(f.ds.by_id[s].intent, -100) if f.ds.by_id[s].intent else -100
+                        for s in f.train_stickers])
+    v = f.sticker_vecs[[f.ds.index[s] for s in f.train_stickers]]
+    return TrainData(r_c=f.train_ctx, v=v, sticker_keys=list(f.train_stickers), intent=intents,
+                     r_m=f.train_mem, ids=[s.id for s in f.ds.split("train")])
+
+
+def base_config(f: BenchFeatures) -> IGSRConfig:
+    return IGSRConfig(ctx_dim=f.train_ctx.shape[1], sticker_dim=f.sticker_vecs.shape[1], intent_labels=list(f.labels),
+                      context_backbone=f.backbone, sticker_backbone=f"text:{f.backbone}")
+
+
+def train_variants(f: BenchFeatures, opts: TrainOptions, progress: Progress = no_progress) -> dict[str, IGSRScorer]:
+    """IGSR, w/o memory and w/o intent, each trained on the training split only."""
+    data = train_data(f)
+    cfg = base_config(f)
+    variants = {"IGSR": cfg, "IGSR w/o memory": replace(cfg, use_memory=False),
+                "IGSR w/o intent": replace(cfg, use_intent=False, lambda_intent=0.0)}
+    out = {}
+    for name, c in variants.items():
+        res = fit_igsr(data, c, opts, progress=lambda d, t, w, n=name: progress(d, t, f"{n}: {w}"),
+                       source={"dataset": f.ds.name, "split": "train"})
+        vecs = f.sticker_vecs
+        out[name] = IGSRScorer(res.head, None, lambda ids, v=vecs, ix=f.ds.index: v[[ix[i] for i in ids]], res.meta)
+    return out
+
+
+def preference_memory(f: BenchFeatures, train: bool = True, seed: int = 0) -> PreferenceMemory:
+    times = f.train_times if all(t is not None for t in f.train_times) else None
+    mem = PreferenceMemory(f.train_ctx, f.train_stickers, times)
+    if train:
+        mem.params = fit_params(f.train_ctx, f.train_stickers, seed=seed)
+    return mem
+
+
+def _pref_row(mem: PreferenceMemory, q: np.ndarray, pool_index: dict, n: int) -> np.ndarray:
+    row = np.zeros(n)
+    for sid, w in mem.read(q).items():
+        row[pool_index[sid]] += w
+    return row
+
+
+def fused_order(match: np.ndarray, pref: np.ndarray, head_intent: dict[str, float], pool_intents: np.ndarray,
+                labels: list[str], mem: PreferenceMemory, q: np.ndarray, mix: float = INTENT_MIX,
+                slots: int = DIVERSE_SLOTS) -> np.ndarray:
+    """The full fused default for one query: returns pool indices best first."""
+    vote = Counter()
+    for i in np.nonzero(pref)[0]:
+        if pool_intents[i] is not None:
+            vote[pool_intents[i]] += pref[i]
+    total = sum(vote.values())
+    probs = {}
+    for l in labels:
+        p_mem = vote.get(l, 0.0) / total if total else 0.0
+        p_head = head_intent.get(l, 0.0)
+        probs[l] = (mix * p_head + (1 - mix) * p_mem) if (head_intent and total) else (p_head or p_mem)
+    best, peak = mem.confidence(q)
+    within = mem.gate(match, pref, best, peak)
+    return intent_diverse_order(within, pool_intents, probs, slots)
+
+
+def _order_to_scores(order: np.ndarray) -> np.ndarray:
+    s = np.empty(len(order))
+    s[order] = -np.arange(len(order), dtype=np.float64)
+    return s
+
+
+def run_benchmark(ds: Dataset, embedder, store: FeatureStore, split: str | None = None, seed: int = 0,
+                  opts: TrainOptions | None = None, clip=None, progress: Progress = no_progress,
+                  methods: list[str] | None = None) -> tuple[dict[str, dict[str, float]], BenchFeatures, list[str]]:
+    """All methods on one split; returns (method → metrics, features, notes)."""
+    opts = opts or TrainOptions(seed=seed)
+    f = build_features(ds, embedder, store, split, progress)
+    n, npool = len(f.eval_gold), len(f.pool_ids)
+    pool_index = {s: i for i, s in enumerate(f.pool_ids)}
+    notes: list[str] = []
+    rows: dict[str, np.ndarray] = {}
+    want = (lambda m: True) if methods is None else (lambda m: m in methods)
+    if want("random"):
+        rows["random"] = baselines.random_scores(n, npool, seed)
+    if want("most-used"):
+        rows["most-used"] = baselines.most_used_scores(n, f.pool_ids, f.train_stickers)
+    if want("BM25 (sticker words)"):
+        rows["BM25 (sticker words)"] = baselines.bm25_scores(f.eval_texts, [s.text or s.emoji or "" for s in ds.stickers])
+    if want("embedder text match"):
+        rows["embedder text match"] = baselines.text_match_scores(f.eval_ctx, f.word_vecs, f.has_words)
+    if want("CLIP zero-shot"):
+        if clip is not None and any(s.image is not None and s.image.exists() for s in ds.stickers):
+            from PIL import Image
+
+            from assistant.ml.features import image_features
+
+            def loader(p):
+                return lambda: Image.open(p).convert("RGB")
+
+            imgs = [(f"{ds.name}:{s.id}:{s.image}", loader(s.image)) for s in ds.stickers if s.image and s.image.exists()]
+            has = np.array([bool(s.image and s.image.exists()) for s in ds.stickers])
+            iv = np.zeros((npool, clip.dim), np.float32)
+            iv[has] = image_features(clip, imgs, store)
+            tv = clip.encode_texts(f.eval_texts)
+            sc = tv @ iv.T
+            sc[:, ~has] = -2.0
+            rows["CLIP zero-shot"] = sc
+        else:
+            notes.append("CLIP zero-shot: not run (no CLIP weights installed or the dataset has no images)")
+    if want("kNN (training contexts)"):
+        rows["kNN (training contexts)"] = baselines.knn_scores(f.eval_ctx, f.train_ctx, f.train_stickers, pool_index)
+    need_models = methods is None or any(m.startswith("IGSR") or m in ("preference memory", "fused default")
+                                         for m in methods)
+    if need_models:
+        scorers = train_variants(f, opts, progress)
+        results_q = {}
+        for name, sc in scorers.items():
+            qs = sc.query_vectors(f.eval_ctx, f.eval_mem)
+            results_q[name] = qs
+            if not want(name):
+                continue
+            mat = sc.sticker_matrix(f.pool_ids)
+            out = np.zeros((n, npool))
+            for i, q in enumerate(qs):
+                match = mat @ q.vector
+                if sc.head.cfg.use_intent and q.intent:
+                    order = intent_diverse_order(match, f.pool_intents, q.intent, DIVERSE_SLOTS)
+                    out[i] = _order_to_scores(order)
+                else:
+                    out[i] = match
+            rows[name] = out
+        mem = preference_memory(f, seed=seed)
+        pref = np.stack([_pref_row(mem, f.eval_ctx[i], pool_index, npool) for i in range(n)])
+        if want("preference memory"):
+            rows["preference memory"] = pref
+        if want("fused default"):
+            sc = scorers["IGSR"]
+            mat = sc.sticker_matrix(f.pool_ids)
+            out = np.zeros((n, npool))
+            for i, q in enumerate(results_q["IGSR"]):
+                order = fused_order(mat @ q.vector, pref[i], q.intent, f.pool_intents, f.labels, mem, f.eval_ctx[i])
+                out[i] = _order_to_scores(order)
+            rows["fused default"] = out
+    results = {name: evaluate_scores(r, f.eval_gold, f.pool_intents, seed) for name, r in rows.items()}
+    return results, f, notes
+
+
+def report(results: dict[str, dict[str, float]], title: str, notes: list[str] | None = None) -> str:
+    text = markdown_table(results, METRICS, title)
+    if notes:
+        text += "\n\n" + "\n".join(f"- {n}" for n in notes)
+    return text
