@@ -50,7 +50,6 @@ def reindex(app, ids: list[int] | None = None, *, progress: Progress | None = No
     progress = progress or no_progress
     stickers = app.catalog.stickers(ids, app.config.stickers_dir)
     clip = app.clip
-    have_images = app.bank.ids(STICKER_IMAGES) if clip is not None else set()
     total, done = len(stickers), 0
     for i in range(0, total, BATCH):
         if cancel is not None:
@@ -60,7 +59,8 @@ def reindex(app, ids: list[int] | None = None, *, progress: Progress | None = No
         vecs = _embed_unique(app, texts)
         app.bank.upsert(STICKER_TEXTS, [str(s.id) for s in chunk], vecs, [metadata(s) for s in chunk], texts)
         if clip is not None:
-            _index_images(app, clip, chunk, have_images, image_vectors or {})
+            have = set(app.bank.get(STICKER_IMAGES, ids=[str(s.id) for s in chunk])["ids"])
+            _index_images(app, clip, chunk, have, image_vectors or {})
         with app.catalog.transaction() as conn:
             t = now()
             conn.executemany("UPDATE stickers SET indexed_at=? WHERE id=?", [(t, s.id) for s in chunk])
