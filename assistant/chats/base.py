@@ -8,7 +8,7 @@ each chat's iterator inside one transaction; a problem inside a chat either abor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -72,17 +72,3 @@ class Importer(Protocol):
     def parse(self, path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
         """Yield the chats in `path` (a file or an export folder); raise ParseError when unreadable."""
         ...
-
-
-def materialise(chats: Iterable[ParsedChat]) -> list[Chat]:
-    """Collect streamed chats into plain `Chat` objects (tests and small pasted inputs)."""
-    out = []
-    for pc in chats:
-        pc.chat.messages = list(pc.messages)
-        out.append(pc.chat)
-    return out
-
-
-def read_text_head(path: Path, size: int = 65536) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read(size)

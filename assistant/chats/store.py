@@ -10,26 +10,24 @@ Sticker files found in an export go to the library through `library.ingest.add_f
 from __future__ import annotations
 
 import hashlib
-import logging
 import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from assistant.chats import sessions
-from assistant.chats.base import ParseContext, ParsedChat, ParseError
+from assistant.chats.base import Importer, ParseContext, ParsedChat, ParseError
 from assistant.chats.detect import FORMATS, Detected, detect
 from assistant.chats.zipsafe import safe_extract
 from assistant.domain import ImportProblem, ImportReport, StickerIdKind, StickerRef
 from assistant.jobs import CancelToken, Cancelled, Progress, no_progress
 from assistant.library.catalog import now
 
-log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1)
 _BATCH = 2000
 
 
-def importer_for(fmt: str):
+def importer_for(fmt: str) -> Importer:
     """The importer object for a format name (imported lazily: each format is its own module)."""
     if fmt == "telegram":
         from assistant.chats.telegram import TelegramImporter as cls

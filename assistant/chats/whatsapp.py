@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from assistant.chats.base import MARKS, ParseContext, ParsedChat, ParseError
-from assistant.chats.textfile import iter_chunks, iter_lines
+from assistant.chats.textfile import iter_chunks
 from assistant.domain import Chat, Message, StickerRef
 
 NAME = "whatsapp"

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.chats.base import ParseContext, materialise
+from assistant.chats.base import ParseContext
 from assistant.chats.sessions import split, training_samples
 from assistant.chats.store import import_path
 from assistant.chats.telegram import entities_text, message_text
