@@ -44,6 +44,8 @@ class ParseContext:
     partial: bool = False
     problems: list[ImportProblem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    done_bytes: int = 0  # how far the reader got, for a progress bar on big files
+    total_bytes: int = 0
 
     def skip(self, message: str, location: str | None = None) -> None:
         """A recoverable problem: with partial import, record and go on; otherwise abort the file."""

@@ -176,7 +176,11 @@ class _Writer:
             if len(batch) >= _BATCH:
                 flush()
                 self.done += _BATCH
-                self.progress(self.done, 0, f"{chat.name}: {n} messages")
+                if ctx.total_bytes:
+                    self.progress(min(ctx.done_bytes, ctx.total_bytes), ctx.total_bytes,
+                                  f"{chat.name}: {n} messages")
+                else:
+                    self.progress(self.done, 0, f"{chat.name}: {n} messages")
                 if self.cancel is not None:
                     self.cancel.check()
         if batch:
@@ -280,6 +284,8 @@ def _import_file(app, d: Detected, writer: _Writer, partial: bool) -> None:
     """partial=False: the whole file is one transaction. partial=True: one per chat, bad parts skipped."""
     report = writer.report
     ctx = ParseContext(d.path, partial=partial)
+    if d.path.is_file():
+        ctx.total_bytes = d.path.stat().st_size
     importer = importer_for(d.fmt)  # type: ignore[arg-type]
     catalog = app.catalog
     snapshot = (report.chats, report.messages, report.messages_added, report.sessions, report.sticker_messages,

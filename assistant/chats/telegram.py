@@ -138,6 +138,7 @@ def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
         if not fh.read(1):
             raise ParseError(path, "the file is empty")
         fh.seek(0)
+        ctx.total_bytes = ctx.total_bytes or path.stat().st_size
         events = ijson.parse(fh, use_float=True)
         me: dict[str, object] = {}
         headers: dict[str, dict] = {}
@@ -173,7 +174,7 @@ def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
                     if h.get("id") is None and h.get("name"):
                         chat.source_id = f"name:{h['name']}"
                     found += 1
-                    yield ParsedChat(chat, _messages(events, prefix, folder, ctx, chat, me, path))
+                    yield ParsedChat(chat, _messages(events, prefix, folder, ctx, chat, me, path, fh))
         except ijson.common.IncompleteJSONError as exc:
             if found and ctx.partial:
                 ctx.skip(f"the JSON ends early or is invalid ({exc}); chats before it were kept")
@@ -185,7 +186,7 @@ def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
 
 
 def _messages(events, prefix: str, folder: Path, ctx: ParseContext, chat: Chat, me: dict,
-              path: Path) -> Iterator[Message]:
+              path: Path, fh) -> Iterator[Message]:
     item = prefix + ".item"
     my_ids = _user_ids(me.get("user_id"))
     my_name = " ".join(str(me[k]) for k in ("first_name", "last_name") if me.get(k)).strip()
@@ -211,6 +212,8 @@ def _messages(events, prefix: str, folder: Path, ctx: ParseContext, chat: Chat, 
                         break
             obj = builder.value
             n += 1
+            if n % 1000 == 0:
+                ctx.done_bytes = fh.tell()
             if not isinstance(obj, dict):
                 ctx.skip("a message is not a JSON object", f"message {n}")
                 continue

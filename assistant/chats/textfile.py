@@ -63,6 +63,7 @@ def iter_chunks(path: Path, ctx: ParseContext, chunk: int = CHUNK) -> Iterator[t
                     text = text[1:]
             if "\r" in text:
                 text = text.replace("\r\n", "\n").replace("\r", "\n")
+            ctx.done_bytes = fh.tell() - len(carry)
             yield text, base
             base += raw.count(b"\n")
 
