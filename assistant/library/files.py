@@ -14,6 +14,7 @@ import io
 import json
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,7 +179,7 @@ def decode(path: Path | str, data: bytes | None = None, *, name: str | None = No
         raise
     except Image.DecompressionBombError as exc:
         raise StickerFileError(label, f"refused as a decompression bomb: {exc}") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, MemoryError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, MemoryError, zlib.error) as exc:
         raise StickerFileError(label, f"damaged or truncated {fmt.upper()} file ({exc})") from exc
 
 
@@ -250,7 +251,7 @@ def _decode_tgs(label: str, data: bytes) -> Decoded:
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
             raw = gz.read(MAX_LOTTIE_JSON + 1)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise StickerFileError(label, f"damaged .tgs (gzip) file ({exc})") from exc
     if len(raw) > MAX_LOTTIE_JSON:
         raise StickerFileError(label, f".tgs unpacks to more than {MAX_LOTTIE_JSON // 2**20} MB; refused")

@@ -188,3 +188,27 @@ def test_thumbnail_and_preview_files(tmp_path):
     with Image.open(tmp_path / "p.webp") as im:
         assert im.n_frames == len(d.preview)
     assert not files.save_preview(files.decode("s.png", _png()), tmp_path / "q.webp")
+
+
+# --- fuzz: damaged bytes of every format give a StickerFileError or a decoded image, nothing else ------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SEEDS = {"png": _png(), "apng": apng(3), "jpeg": _jpeg(), "webp": animated_webp(3), "gif": animated_gif(3),
+          "tgs": tgs(), "webm": webm(4)[0]}
+
+
+@settings(max_examples=int(__import__("os").environ.get("FUZZ_N", "80")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fmt=st.sampled_from(sorted(_SEEDS)), cuts=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)),
+                                                          max_size=6), keep=st.floats(0.05, 1.0))
+def test_damaged_bytes_never_crash(fmt, cuts, keep):
+    data = bytearray(_SEEDS[fmt])
+    for pos, value in cuts:
+        data[pos % len(data)] = value
+    data = bytes(data[:max(1, int(len(data) * keep))])
+    try:
+        d = files.decode(f"fuzz.{fmt}", data)
+    except files.StickerFileError as exc:
+        assert str(exc).startswith(f"fuzz.{fmt}: ")
+    else:
+        assert d.image.mode == "RGBA" and d.width > 0 and d.height > 0
