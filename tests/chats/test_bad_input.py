@@ -34,8 +34,10 @@ def _fatal(report, name):
     return bad[0]
 
 
-def test_truncated_telegram_json(seeded, tmp_path):
-    raw = shared_path(*TG).read_bytes()
+@pytest.mark.parametrize("src", [TG, ("fixtures", "exports", "mlomb__chat-analytics", "tests", "samples",
+                                        "telegram", "DM_2A_7M.json")], ids=["export-all", "single-chat"])
+def test_truncated_telegram_json(seeded, tmp_path, src):
+    raw = shared_path(*src).read_bytes()
     f = tmp_path / "result.json"
     f.write_bytes(raw[: len(raw) * 2 // 3])
     before = counts(seeded)
