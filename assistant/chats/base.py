@@ -47,10 +47,21 @@ class ParseContext:
     done_bytes: int = 0  # how far the reader got, for a progress bar on big files
     total_bytes: int = 0
 
+    max_problems: int = 200  # beyond this, problems of a file are counted, not listed one by one
+    suppressed: int = 0
+
+    @property
+    def listing(self) -> bool:
+        """Whether another problem would still be listed (callers skip costly location lookups if not)."""
+        return not self.partial or len(self.problems) < self.max_problems
+
     def skip(self, message: str, location: str | None = None) -> None:
         """A recoverable problem: with partial import, record and go on; otherwise abort the file."""
         if not self.partial:
             raise ParseError(self.file, message, location)
+        if len(self.problems) >= self.max_problems:
+            self.suppressed += 1
+            return
         self.problems.append(ImportProblem(str(self.file), message, location, fatal=False))
 
     def note(self, text: str) -> None:

@@ -326,6 +326,9 @@ def _import_file(app, d: Detected, writer: _Writer, partial: bool) -> None:
     for p in ctx.problems:
         p.file = writer.label(Path(p.file))
     report.problems.extend(ctx.problems)
+    if ctx.suppressed:
+        report.problems.append(ImportProblem(writer.label(d.path), f"… and {ctx.suppressed} more problems "
+                                             "like those above (not listed)"))
     for note in ctx.notes:
         if note not in report.notes:
             report.notes.append(note)

@@ -251,7 +251,8 @@ def parse_file(path: Path, ctx: ParseContext, media_dir: Path | None = None,
 def _messages(path: Path, ctx: ParseContext, rx: re.Pattern[str], di: int, ti: int, order: DateOrder,
               layout: str, folder: Path, chat: Chat) -> Iterator[Message]:
     """The hot loop: one `finditer` per decoded chunk finds the headers in C; the text between two
-    headers is the previous message's continuation. Per message: two cache lookups, one `find`."""
+    headers is the previous message's continuation. Per message: two cache lookups for the time and a
+    few substring tests for stickers and media."""
     parse_date = _date_parser(order)
     parse_time = _time_parser()
     days: dict[str, datetime | None] = {}
@@ -292,7 +293,8 @@ def _messages(path: Path, ctx: ParseContext, rx: re.Pattern[str], di: int, ti: i
                 td = clock[tm] = None if secs is None else timedelta(seconds=secs)
             if day is None or td is None:
                 when = None
-                ctx.skip(f"unreadable date/time {date!r} {tm!r}", f"line {base + text.count(chr(10), 0, s) + 1}")
+                ctx.skip(f"unreadable date/time {date!r} {tm!r}",
+                         f"line {base + text.count(chr(10), 0, s) + 1}" if ctx.listing else None)
             else:
                 when = day + td
             if sender is None:

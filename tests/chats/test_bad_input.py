@@ -142,3 +142,18 @@ def test_cli_import(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert "chats: 4" in out and "messages: 50 read, 50 new" in out and "stickers found: 3 (with files: 3" in out
+
+
+def test_many_bad_lines_are_counted_not_listed(app, tmp_path):
+    f = tmp_path / "WhatsApp Chat with Dates.txt"
+    good = [f"13/01/2020, 10:{i % 60:02d} - A: ok {i}" for i in range(50)]
+    bad = [f"31/02/2020, 10:{i % 60:02d} - A: no such day {i}" for i in range(300)]
+    f.write_text("\n".join(good + bad) + "\n", encoding="utf-8")
+    before = counts(app)
+    p = _fatal(import_path(app, f), "Dates")
+    assert "unreadable date" in p.message and p.location == "line 51"
+    assert counts(app) == before
+    rep = import_path(app, f, partial=True)
+    assert rep.messages == 350
+    assert len([p for p in rep.problems if "unreadable date" in p.message]) == 200
+    assert any("100 more problems" in p.message for p in rep.problems)
