@@ -157,3 +157,22 @@ def test_many_bad_lines_are_counted_not_listed(app, tmp_path):
     assert rep.messages == 350
     assert len([p for p in rep.problems if "unreadable date" in p.message]) == 200
     assert any("100 more problems" in p.message for p in rep.problems)
+
+
+def test_cancel_mid_chat_rolls_that_chat_back(seeded, tmp_path):
+    from assistant.jobs import CancelToken
+
+    f = tmp_path / "WhatsApp Chat with Long.txt"
+    f.write_text("\n".join(f"13/01/2020, {i // 60 % 24:02d}:{i % 60:02d} - A: line {i}" for i in range(5000)) + "\n",
+                 encoding="utf-8")
+    token = CancelToken()
+    seen = []
+
+    def progress(done, total, what):
+        seen.append((done, total))
+        token.cancel()
+
+    before = counts(seeded)
+    rep = import_path(seeded, f, progress=progress, cancel=token)
+    assert rep.cancelled and not rep.ok and seen and seen[0][1] == f.stat().st_size
+    assert counts(seeded) == before
