@@ -232,8 +232,8 @@ def from_history(app, me: str | None = None, test_frac: float = 0.2, context_tur
     if len(samples) < min_samples:
         raise DatasetError(f"your history has {len(samples)} stickers you sent with messages before them; "
                            f"at least {min_samples} are needed to build an evaluation (import more chats)")
-    n_test = max(1, int(round(len(samples) * test_frac)))
-    for s in samples[-n_test:]:
+    n_test = max(1, int(round(len(samples) * test_frac))) if test_frac > 0 else 0
+    for s in samples[len(samples) - n_test:]:
         s.split = "test"
     by_intent = {s.id: s.intent for s in stickers}
     for s in samples:

@@ -208,3 +208,66 @@ def fit_igsr(data: TrainData, cfg: IGSRConfig, opts: TrainOptions | None = None,
 def save_result(path: Path, result: TrainResult, extra: dict | None = None) -> Path:
     save_checkpoint(Path(path), result.head, result.meta, extra)
     return Path(path)
+
+
+# --- sources --------------------------------------------------------------------------------------------
+def train_on_dataset(app, ds, opts: TrainOptions, progress: Progress = no_progress, resume_path: Path | None = None,
+                     resume: bool = False) -> tuple[TrainResult, TrainData]:
+    """IGSR on a benchmark's train split (its own intent labels, text sticker features)."""
+    from assistant.eval.run import base_config, build_features, train_data
+    from assistant.ml.features import store_for
+
+    f = build_features(ds, app.embedder, store_for(app), progress=progress)
+    data = train_data(f)
+    res = fit_igsr(data, base_config(f), opts, progress=progress, resume_path=resume_path, resume=resume,
+                   source={"dataset": str(ds.root or ds.name), "split": "train"})
+    res.meta["command"] = f"sticker-assistant train --dataset {ds.root or ds.name} --epochs {opts.epochs} --seed {opts.seed}"
+    return res, data
+
+
+def history_training_data(app, me: str | None = None) -> tuple[TrainData, str, list[str]]:
+    """(pairs, sticker backbone tag, intent labels) from every sticker the user sent."""
+    from assistant.eval.dataset import from_history
+    from assistant.ml.emoji_intents import intent_for_emoji
+    from assistant.ml.features import catalog_sticker_features, context_text, embedder_tag, store_for, text_features
+    from assistant.ml.intent import LABELS
+
+    ds = from_history(app, me=me, test_frac=0.0, min_samples=4)
+    store = store_for(app)
+    r_c = text_features(app.embedder, [context_text(ds.context_texts(s)) for s in ds.samples], "query", store)
+    backbone = (f"clip:{getattr(app.clip, 'name', 'custom')}" if app.clip is not None
+                else f"text:{embedder_tag(app.embedder)}")
+    ids = [int(s.sticker) for s in ds.samples]
+    uniq = list(dict.fromkeys(ids))
+    raw = catalog_sticker_features(app, uniq, backbone)
+    row = {sid: i for i, sid in enumerate(uniq)}
+    v = raw[[row[i] for i in ids]]
+    lab = {l: i for i, l in enumerate(LABELS)}
+    intents = []
+    for s in ds.samples:
+        st = ds.by_id.get(s.sticker)
+        label = (st.intent if st and st.intent in lab else None) or (intent_for_emoji(st.emoji) if st else None)
+        intents.append(lab.get(label, -100) if label else -100)
+    data = TrainData(r_c=r_c, v=v, sticker_keys=[str(i) for i in ids], intent=np.array(intents),
+                     r_m=np.zeros_like(r_c), ids=[s.id for s in ds.samples])
+    return data, backbone, list(LABELS)
+
+
+def train_on_history(app, opts: TrainOptions, me: str | None = None, progress: Progress = no_progress,
+                     resume_path: Path | None = None, resume: bool = False) -> tuple[TrainResult, TrainData]:
+    """IGSR on the user's own sends (→ the Suggester's scorer) and the preference memory's parameters."""
+    from assistant.ml.features import embedder_tag
+    from assistant.ml.preference import PreferenceMemory, fit_params, save_params
+
+    data, backbone, labels = history_training_data(app, me)
+    cfg = IGSRConfig(ctx_dim=data.r_c.shape[1], sticker_dim=data.v.shape[1], intent_labels=labels,
+                     context_backbone=embedder_tag(app.embedder), sticker_backbone=backbone)
+    res = fit_igsr(data, cfg, opts, progress=progress, resume_path=resume_path, resume=resume,
+                   source={"history": str(app.config.data_dir), "me": me})
+    res.meta["command"] = f"sticker-assistant train --from-history --epochs {opts.epochs} --seed {opts.seed}"
+    mem = PreferenceMemory.from_catalog(app, me)
+    if len(mem) >= 4:
+        params = fit_params(mem.keys, mem.values, seed=opts.seed, base=mem.params)
+        params.meta = {"seed": opts.seed, "slots": len(mem)}
+        save_params(app, params)
+    return res, data
