@@ -16,7 +16,9 @@ KEEP_PLUGINS = {
                   "qwindows", "qdirect2d", "qcocoa"},
     "imageformats": {"qgif", "qjpeg", "qwebp", "qsvg", "qico", "qicns"},
     "iconengines": None,
-    "platformthemes": None,
+    # xdg-desktop-portal gives native file dialogs; the GTK3 theme would drag a private copy of GTK's
+    # libraries (cairo, pango, gdk-pixbuf, glib) that clash with the desktop's own
+    "platformthemes": {"qxdgdesktopportal"},
     "platforminputcontexts": {"composeplatforminputcontextplugin", "ibusplatforminputcontextplugin"},
     "xcbglintegrations": None,
     "wayland-decoration-client": None,
@@ -52,8 +54,9 @@ def keep(dest: str, variant: str = "cpu") -> bool:
     # test suites and headers of the dependencies
     if any(p in ("test", "tests", "testing_data") for p in parts[:-1]):
         return False
-    if d.startswith(("torch/include/", "torch/share/", "torch/bin/", "torch/testing/_internal/",
-                     "torch/utils/benchmark/", "torchgen/packaged/", "chromadb/test/")):
+    if d.startswith("torch/bin/"):  # `import torch` checks for its shared-memory helper; the rest are tests
+        return parts[-1] in ("torch_shm_manager", "torch_shm_manager.exe")
+    if d.startswith(("torch/include/", "torch/share/", "torch/utils/benchmark/", "torchgen/packaged/", "chromadb/test/")):
         return False
     if parts[-1] in ("libtorchbind_test.so", "libaoti_custom_ops.so", "libbackend_with_compiler.so",
                      "libjitbackend_test.so"):

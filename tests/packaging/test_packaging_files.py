@@ -85,6 +85,11 @@ def test_spec_collects_the_files_import_analysis_cannot_find():
     ("torch/lib/libtorch_cpu.so", True),
     ("torch/include/ATen/ATen.h", False),
     ("torch/lib/libtorchbind_test.so", False),
+    ("torch/bin/torch_shm_manager", True),  # `import torch` fails without it
+    ("torch/bin/test_api", False),
+    ("torch/testing/_internal/logging_tensor.py", True),  # torch.utils.checkpoint imports it
+    ("PySide6/Qt/plugins/platformthemes/libqgtk3.so", False),
+    ("PySide6/Qt/plugins/platformthemes/libqxdgdesktopportal.so", True),
     ("nvidia/cublas/lib/libcublas.so.12", False),
     ("torch/lib/libcudnn.so.9", False),
     ("onnxruntime/capi/libonnxruntime_providers_cuda.so", False),
@@ -173,3 +178,18 @@ def test_changelog_has_this_version():
     assert "Keep a Changelog" in text
     assert re.search(rf"^## \[{re.escape(__version__)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", text, re.M)
     assert "## [Unreleased]" in text
+
+
+@pytest.mark.parametrize("tool, args, path", [
+    ("appstreamcli", ["validate", "--no-net"], METAINFO),
+    ("desktop-file-validate", [], DESKTOP),
+])
+def test_linux_files_pass_the_freedesktop_validators(tool, args, path):
+    import shutil
+
+    exe = shutil.which(tool)
+    if exe is None:
+        pytest.skip(f"{tool} not installed (apt-get install appstream desktop-file-utils)")
+    out = subprocess.run([exe, *args, str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "error" not in (out.stdout + out.stderr).lower()
