@@ -27,13 +27,16 @@ _M = f"[{MARKS}]*"
 _DATE = r"(?:\d{1,4}|[A-Z]\d{1,2})[./-]\d{1,2}[./-](?:\d{1,4}|[A-Z]\d{1,2})(?: BE)?"
 _TIME = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:[ \u202f\u00a0]?[AaPp]\.?[ \u202f\u00a0]?[Mm]\.?)?"
 
-# One regex per header layout; groups: date, time, rest of line.
-_REST = rf"(?:{_M}([^\n:]+?){_M}: )?({_M})([^\n]*)"  # author (None on system lines), lead marks, body
-LAYOUTS: dict[str, re.Pattern[str]] = {
-    "ios": re.compile(rf"^{_M}\[{_M}({_DATE}){_M}[,،]?[ \u202f\u00a0]{_M}({_TIME}){_M}\] {_REST}", re.M),
-    "ios-time-first": re.compile(rf"^{_M}\[{_M}({_TIME}), ({_DATE}){_M}\] {_REST}", re.M),
-    "android": re.compile(rf"^{_M}({_DATE}),? ({_TIME}) [-–] {_REST}", re.M),
+# One regex per header layout; groups: date, time (swapped for time-first), author (None on system
+# lines), lead marks, body. The author is greedy but cannot cross ':' — so it ends at the first ': '.
+_REST = rf"(?:{_M}([^\n:]+){_M}: )?({_M})([^\n]*)"
+_TEMPLATES = {
+    "ios": rf"^{_M}\[{_M}(@D){_M}[,،]?[ \u202f\u00a0]{_M}(@T){_M}\] {_REST}",
+    "ios-time-first": rf"^{_M}\[{_M}(@T), (@D){_M}\] {_REST}",
+    "android": rf"^{_M}(@D),? (@T) [-–] {_REST}",
 }
+LAYOUTS: dict[str, re.Pattern[str]] = {
+    k: re.compile(v.replace("@D", _DATE).replace("@T", _TIME), re.M) for k, v in _TEMPLATES.items()}
 _SEP = re.compile(r"[./-]")
 
 # iOS "sticker omitted" in the languages seen in real exports and whats_json's table (NFC, lower case).
@@ -220,21 +223,48 @@ def _learn_order(path: Path, ctx: ParseContext, rx: re.Pattern[str], date_group:
     return order
 
 
+def _digits_pattern(s: str) -> str | None:
+    """`23/03/2022` → `\\d{1,2}/\\d{1,2}/\\d{4}`; None for anything but digits and separators."""
+    if not re.fullmatch(r"[\d./:-]+", s):
+        return None
+    return re.sub(r"\d+", lambda m: r"\d{1,2}" if len(m.group()) <= 2 else rf"\d{{{len(m.group())}}}",
+                  re.escape(s))
+
+
+def specialise(layout: str, head: list[str]) -> re.Pattern[str] | None:
+    """A regex for the one date/time shape the file's first headers use (faster than the general
+    one), or None when they vary. The parser falls back to the general regex if a later header
+    of another shape appears."""
+    rx = LAYOUTS[layout]
+    di, ti = (2, 1) if layout == "ios-time-first" else (1, 2)
+    shapes = set()
+    for ln in head:
+        m = rx.match(ln)
+        if m:
+            shapes.add((_digits_pattern(m.group(di)), _digits_pattern(m.group(ti))))
+    if len(shapes) != 1:
+        return None
+    dp, tp = shapes.pop()
+    if dp is None or tp is None:
+        return None
+    return re.compile(_TEMPLATES[layout].replace("@D", dp).replace("@T", tp), re.M)
+
+
 def parse_file(path: Path, ctx: ParseContext, media_dir: Path | None = None,
                layout: str | None = None) -> ParsedChat:
     """Parse one WhatsApp text export; media files are looked up in `media_dir` (default: beside it)."""
+    with open(path, "rb") as fh:
+        raw = fh.read(65536)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        sample = raw.decode("utf-16", "ignore")
+    else:
+        sample = raw.decode("utf-8", "ignore").lstrip("\ufeff")
+    head = [ln for ln in sample.replace("\r", "\n").split("\n")[:-1] if ln.strip()][:_SNIFF_LINES]
+    if not head and sample.strip():
+        head = [sample]
+    if not head:
+        raise ParseError(path, "the file is empty")
     if layout is None:
-        with open(path, "rb") as fh:
-            raw = fh.read(65536)
-        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-            sample = raw.decode("utf-16", "ignore")
-        else:
-            sample = raw.decode("utf-8", "ignore").lstrip("\ufeff")
-        head = [ln for ln in sample.replace("\r", "\n").split("\n")[:-1] if ln.strip()][:_SNIFF_LINES]
-        if not head and sample.strip():
-            head = [sample]
-        if not head:
-            raise ParseError(path, "the file is empty")
         layout = detect_layout(head)
         if layout is None:
             raise ParseError(path, "no WhatsApp message header found (expected lines like "
@@ -245,14 +275,16 @@ def parse_file(path: Path, ctx: ParseContext, media_dir: Path | None = None,
     name = chat_name_for(path)
     chat = Chat(platform=NAME, name=name, source_id=name, kind=None)
     folder = media_dir if media_dir is not None else path.parent
-    return ParsedChat(chat, _messages(path, ctx, rx, di, ti, order, layout, folder, chat))
+    fast = specialise(layout, head)
+    return ParsedChat(chat, _messages(path, ctx, rx, fast, ti < di, order, layout, folder, chat))
 
 
-def _messages(path: Path, ctx: ParseContext, rx: re.Pattern[str], di: int, ti: int, order: DateOrder,
-              layout: str, folder: Path, chat: Chat) -> Iterator[Message]:
+def _messages(path: Path, ctx: ParseContext, generic: re.Pattern[str], fast: re.Pattern[str] | None,
+              time_first: bool, order: DateOrder, layout: str, folder: Path, chat: Chat) -> Iterator[Message]:
     """The hot loop: one `finditer` per decoded chunk finds the headers in C; the text between two
     headers is the previous message's continuation. Per message: two cache lookups for the time and a
-    few substring tests for stickers and media."""
+    few substring tests for stickers and media. With a specialised regex, any continuation text is
+    checked with the general one, and a header of another shape switches the rest of the file to it."""
     parse_date = _date_parser(order)
     parse_time = _time_parser()
     days: dict[str, datetime | None] = {}
@@ -260,86 +292,101 @@ def _messages(path: Path, ctx: ParseContext, rx: re.Pattern[str], di: int, ti: i
     android = layout == "android"
     marks = MARKS
     omitted = STICKER_OMITTED
-    senders: dict[str, int] = {}
+    senders: dict[str, None] = {}
     media_omitted = 0
     files: dict[str, Path | None] = {}  # sticker file name -> path if present (one stat per name)
     cur: Message | None = None
     seen_any = False
+    rx = fast or generic
     for text, base in iter_chunks(path, ctx):
         seen_any = True
         prev_end = -1  # index of the "\n" ending the previous header line in this chunk
-        for m in rx.finditer(text):
-            s = m.start()
-            if s > prev_end + 1:
-                gap = text[prev_end + 1:s - 1]
+        pos = 0
+        while True:
+            switched = False
+            for m in rx.finditer(text, pos):
+                s = m.start()
+                if s > prev_end + 1:
+                    if rx is not generic and generic.search(text, prev_end + 1, s - 1):
+                        rx, pos, switched = generic, prev_end + 1, True
+                        break
+                    gap = text[prev_end + 1:s - 1]
+                    if cur is not None:
+                        cur.text = (cur.text + "\n" + gap).rstrip("\n")
+                    elif gap.strip():
+                        ctx.skip("text before the first message header", f"line {base + 1}")
+                prev_end = m.end()
                 if cur is not None:
-                    cur.text = (cur.text + "\n" + gap).rstrip("\n")
-                elif gap.strip():
-                    ctx.skip("text before the first message header", f"line {base + 1}")
-            prev_end = m.end()
-            if cur is not None:
-                yield cur
-            g = m.groups()
-            date = g[di - 1]
-            tm = g[ti - 1]
-            sender, lead, body = g[2], g[3], g[4]
-            day = days.get(date, _MISSING)
-            if day is _MISSING:
-                ymd = parse_date(date)
-                day = days[date] = datetime(*ymd) if ymd else None
-            td = clock.get(tm, _MISSING)
-            if td is _MISSING:
-                secs = parse_time(tm)
-                td = clock[tm] = None if secs is None else timedelta(seconds=secs)
-            if day is None or td is None:
-                when = None
-                ctx.skip(f"unreadable date/time {date!r} {tm!r}",
-                         f"line {base + text.count(chr(10), 0, s) + 1}" if ctx.listing else None)
-            else:
-                when = day + td
-            if sender is None:
-                cur = Message("", when, body.strip(marks), None, None, True)
-                continue
-            if body[-1:] in marks and body:
-                body = body.rstrip(marks)
-            cur = Message(sender, when, body)
-            if sender in senders:
-                senders[sender] += 1
-            else:
-                senders[sender] = 1
-            # Stickers and media: only a few cheap substring tests for ordinary text lines.
-            if "STK-" in body:
-                sm = _ANDROID_STICKER.search(body)
-                if sm:
-                    _sticker(cur, sm.group(1), folder, files)
-                    continue
-            if "-STICKER-" in body:
-                sm = _IOS_STICKER.search(body)
-                if sm:
-                    _sticker(cur, sm.group(1), folder, files)
-                    continue
-            if (lead or not android) and len(body) < 48:
-                low = body.lower()
-                if low in omitted or unicodedata.normalize("NFC", low) in omitted:
-                    cur.sticker = StickerRef(platform=NAME)
-                    cur.text = ""
-                    continue
-            if body[:1] == "<" and body[-1:] == ">":
-                if android:
-                    cur.media = "media-unknown"
-                    media_omitted += 1
+                    yield cur
+                date, tm, sender, lead, body = m.groups()
+                if time_first:
+                    date, tm = tm, date
+                try:
+                    day = days[date]
+                except KeyError:
+                    ymd = parse_date(date)
+                    day = days[date] = datetime(*ymd) if ymd else None
+                try:
+                    td = clock[tm]
+                except KeyError:
+                    secs = parse_time(tm)
+                    td = clock[tm] = None if secs is None else timedelta(seconds=secs)
+                if day is None or td is None:
+                    when = None
+                    ctx.skip(f"unreadable date/time {date!r} {tm!r}",
+                             f"line {base + text.count(chr(10), 0, s) + 1}" if ctx.listing else None)
                 else:
-                    am = _IOS_ATTACHED.search(body)
-                    if am:
-                        cur.media = _IOS_KIND.get(am.group(2) or "", "file")
-                continue
-            if android and body[-1:] == ")":
-                am = _ANDROID_MEDIA.match(body)
-                if am:
-                    cur.media = _ANDROID_KIND.get(am.group(2), "file")
+                    when = day + td
+                if sender is None:
+                    cur = Message("", when, body.strip(marks), None, None, True)
                     continue
-            if lead:
-                cur.is_system = True  # iOS writes notices and "… omitted" media lines behind U+200E
+                if sender[-1:] in marks:
+                    sender = sender.rstrip(marks)
+                if body[-1:] in marks and body:
+                    body = body.rstrip(marks)
+                cur = Message(sender, when, body)
+                if sender not in senders:
+                    senders[sender] = None
+                # Stickers and media: only a few cheap substring tests for ordinary text lines.
+                if "STK-" in body:
+                    sm = _ANDROID_STICKER.search(body)
+                    if sm:
+                        _sticker(cur, sm.group(1), folder, files)
+                        continue
+                if "-STICKER-" in body:
+                    sm = _IOS_STICKER.search(body)
+                    if sm:
+                        _sticker(cur, sm.group(1), folder, files)
+                        continue
+                if (lead or not android) and len(body) < 48:
+                    low = body.lower()
+                    if low in omitted or unicodedata.normalize("NFC", low) in omitted:
+                        cur.sticker = StickerRef(platform=NAME)
+                        cur.text = ""
+                        continue
+                last = body[-1:]
+                if last == ">" and body[:1] == "<":
+                    if android:
+                        cur.media = "media-unknown"
+                        media_omitted += 1
+                    else:
+                        am = _IOS_ATTACHED.search(body)
+                        if am:
+                            cur.media = _IOS_KIND.get(am.group(2) or "", "file")
+                    continue
+                if last == ")" and android:
+                    am = _ANDROID_MEDIA.match(body)
+                    if am:
+                        cur.media = _ANDROID_KIND.get(am.group(2), "file")
+                        continue
+                if lead:
+                    cur.is_system = True  # iOS writes notices and "… omitted" media lines behind U+200E
+            if switched:
+                continue
+            if rx is not generic and generic.search(text, prev_end + 1):
+                rx, pos = generic, prev_end + 1
+                continue
+            break
         tail = text[prev_end + 1:-1]
         if tail:
             if cur is not None:
@@ -352,7 +399,7 @@ def _messages(path: Path, ctx: ParseContext, rx: re.Pattern[str], di: int, ti: i
         raise ParseError(path, "the file is empty")
     if media_omitted:
         ctx.note(ANDROID_NOTE)
-    chat.participants = sorted(senders, key=lambda s: -senders[s])
+    chat.participants = list(senders)
     # "WhatsApp Chat with Bob": in a two-person chat the other participant is the exporting user.
     if len(senders) == 2 and chat.name in senders:
         chat.me = next(s for s in senders if s != chat.name)

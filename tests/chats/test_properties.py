@@ -111,3 +111,17 @@ def test_me_option_and_overlapping_export(app, tmp_path):
     assert rep.messages == 7 and rep.messages_added == 4
     assert app.catalog.count("messages") == 10
     assert app.catalog.conn.execute("SELECT COUNT(*) FROM messages WHERE is_me=1").fetchone()[0] == 5
+
+
+def test_header_shape_change_after_the_sniffed_lines(tmp_path):
+    """The fast regex is built from the first lines' shape; a later header of another shape (one real
+    export mixes `6/30/23` and `30/6/2023`) must still start a message, not become continuation text."""
+    f = tmp_path / "chat.txt"
+    lines = [f"6/30/23, 16:{i % 60:02d} - A: m{i}" for i in range(80)]
+    lines += ["second line of m79", "30/6/2023, 16:15 - B: other shape", "6/30/23, 16:16 - A: back"]
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    msgs = list(parse_file(f, ParseContext(f)).messages)
+    assert len(msgs) == 82
+    assert msgs[79].text == "m79\nsecond line of m79"
+    assert (msgs[80].sender, msgs[80].text, msgs[80].time) == ("B", "other shape", datetime(2023, 6, 30, 16, 15))
+    assert (msgs[81].sender, msgs[81].time) == ("A", datetime(2023, 6, 30, 16, 16))
