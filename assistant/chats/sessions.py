@@ -16,9 +16,11 @@ import hashlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from assistant.domain import Message, Utterance
+
+_EPOCH = datetime(1970, 1, 1)  # catalog times are naive wall-clock seconds (see store.epoch_seconds)
 
 
 def split(messages: Sequence[Message], gap_minutes: float) -> list[list[Message]]:
@@ -120,7 +122,7 @@ def training_samples(conn: sqlite3.Connection, chat_id: int | None = None,
                 "FROM messages m LEFT JOIN sticker_refs r ON r.id = m.sticker_ref_id "
                 "WHERE m.session_id=? AND m.is_system=0 ORDER BY m.time, m.id", (sid,)).fetchall()
             for sender, text, t, is_me, ref_id, sticker_id, emoji, name in rows:
-                when = datetime.utcfromtimestamp(t) if t is not None else None
+                when = _EPOCH + timedelta(seconds=t) if t is not None else None
                 if ref_id is not None:
                     if not only_me or is_me:
                         yield TrainingSample(cid, sid, list(utts), ref_id, sticker_id, emoji, sender,
