@@ -368,7 +368,8 @@ class Summarizer:
         note.summary = dedupe_sentences(data.get("summary", ""))
         line = sticker_line(session, note.language)
         if line and not _mentions_stickers(note.summary, session):
-            note.summary = f"{note.summary} {line}".strip()
+            gap = "" if note.language in ("zh", "ja") else " "
+            note.summary = f"{note.summary}{gap}{line}".strip()
         topics = []
         for t in data.get("topics") or []:
             t = " ".join(str(t).split()).strip(" .,;")

@@ -229,6 +229,8 @@ def load_llm(config, *, n_ctx: int = 4096) -> LlamaCppLLM:
     with _cache_lock:
         llm = _cache.get(key)
         if llm is None:
-            llm = LlamaCppLLM(path, n_ctx=n_ctx)
+            # device "cpu" in the settings keeps every layer on the CPU; otherwise offload when llama.cpp can
+            gpu_layers = 0 if getattr(config.settings, "device", "auto") == "cpu" else None
+            llm = LlamaCppLLM(path, n_ctx=n_ctx, n_gpu_layers=gpu_layers)
             _cache[key] = llm
         return llm
