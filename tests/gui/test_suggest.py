@@ -3,33 +3,44 @@ click, keyboard, or the clipboard watcher; the compact always-on-top panel."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from tests.conftest import shared_path
-from tests.gui.conftest import STICKERS
 
-CONVERSATION = "Anna: I passed the exam!!\nMe: no way, congratulations\nAnna: let's celebrate tonight"
+CONVERSATION = "Anna: I passed the exam!!\nSam: no way, congratulations\nAnna: let's celebrate tonight"
+
+
+@pytest.fixture(scope="module")
+def stocked(tmp_path_factory):
+    """The project's demo pack and chat, read with real OCR and indexed, shared by this module's tests
+    (they do not change the library; the first suggestion loads the models once)."""
+    from assistant.app import App
+    from assistant.demo import seed_demo
+
+    app = App(data_dir=tmp_path_factory.mktemp("suggest") / "data")
+    report = seed_demo(app)
+    assert report.stickers >= 10, report
+    yield app
+    app.close()
 
 
 @pytest.fixture
-def stocked(app, tmp_path):
-    from assistant.library.ingest import add_folder
+def window(stocked, qtbot):
+    from assistant.gui.main_window import MainWindow
 
-    folder = tmp_path / "pack"
-    folder.mkdir()
-    for p in sorted(shared_path(*STICKERS).glob("*.jpg"))[:10]:
-        shutil.copy(p, folder / p.name)
-    assert add_folder(app, folder, pack="demo").stickers_added == 10
-    return app
+    w = MainWindow(stocked, palette="light")
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.runner.cancel_all()
+    w.runner.wait(60_000)
 
 
 def _suggest(panel, qtbot, text=CONVERSATION):
     panel.paste.setPlainText(text)
-    with qtbot.waitSignal(panel.suggestions_ready, timeout=180_000) as blocker:
+    with qtbot.waitSignal(panel.suggestions_ready, timeout=900_000) as blocker:
         job = panel.suggest_now()
         assert job is not None
     return blocker.args[0]
@@ -61,7 +72,7 @@ def test_keyboard_only_arrows_enter_escape(stocked, window, qtbot):
     window.tabs.setCurrentWidget(panel)
     panel.paste.setFocus()
     panel.paste.setPlainText(CONVERSATION)
-    with qtbot.waitSignal(panel.suggestions_ready, timeout=180_000):
+    with qtbot.waitSignal(panel.suggestions_ready, timeout=900_000):
         qtbot.keyClick(panel.paste, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert panel.grid.count() >= 2
     panel.grid.setFocus()
@@ -85,7 +96,7 @@ def test_watch_clipboard_suggests_for_copied_conversation(stocked, window, qtbot
     window.tabs.setCurrentWidget(panel)
     panel.watch.setChecked(True)
     assert stocked.config.load_settings().watch_clipboard is True
-    with qtbot.waitSignal(panel.suggestions_ready, timeout=180_000):
+    with qtbot.waitSignal(panel.suggestions_ready, timeout=900_000):
         QApplication.clipboard().setText("Bob: the cat knocked my coffee over again\nAlice: oh no lol")
     assert "coffee" in panel.paste.toPlainText()
     assert panel.grid.count() > 0

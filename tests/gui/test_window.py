@@ -149,3 +149,30 @@ def test_gui_command_without_display_says_so(data_dir):
                             capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 2
     assert "No display found" in result.stderr and "xvfb-run" in result.stderr
+
+
+def test_window_at_200_percent_scaling(data_dir, tmp_path):
+    """QT_SCALE_FACTOR=2 (set before Qt starts, so in a fresh process): the grab is twice the size
+    in pixels and every tab lays out without errors."""
+    out = tmp_path / "scaled.png"
+    code = (
+        "import sys\n"
+        "from assistant.app import App\n"
+        "from assistant.gui.app import ensure_qapp\n"
+        "from assistant.gui.main_window import MainWindow\n"
+        "q = ensure_qapp()\n"
+        f"w = MainWindow(App(data_dir={str(data_dir)!r}), palette='dark')\n"
+        "w.resize(800, 560); w.show()\n"
+        "for i in range(4):\n"
+        "    w.tabs.setCurrentIndex(i); q.processEvents()\n"
+        "img = w.grab().toImage()\n"
+        f"img.save({str(out)!r})\n"
+        "print(img.width(), img.height(), img.devicePixelRatio())\n"
+        "w.close()\n")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_SCALE_FACTOR="2")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    width, height, ratio = result.stdout.split()[-3:]
+    assert float(ratio) == 2.0
+    assert (int(width), int(height)) == (1600, 1120)
+    assert out.stat().st_size > 5000
