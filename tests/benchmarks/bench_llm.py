@@ -11,6 +11,7 @@ The KV cache is cleared before each run, so each figure includes the whole promp
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -92,7 +93,7 @@ def _med(xs: list[float], fmt: str = "{:.1f}") -> str:
 
 def _row(label: str, r: dict) -> str:
     return (f"| {label} | {_med(r['walls'])} | {r['prompt_tokens']:.0f} | {_med(r['p_tps'], '{:.0f}')} | "
-            f"{r['gen_tokens']:.0f} | {_med(r['g_tps'], '{:.0f}')} |")
+            f"{r['gen_tokens']:.0f} | {_med(r['g_tps'], '{:.1f}')} |")
 
 
 def _llama_bench(model: Path, threads: int) -> str:
@@ -153,9 +154,17 @@ def run(quick: bool) -> str:
         gpu_note = "No CUDA GPU on this machine (torch.cuda unavailable): CPU figures only."
 
     met = statistics.median(res["walls"]) < 10.0
+    try:
+        load_avg = os.getloadavg()[0]
+    except OSError:
+        load_avg = float("nan")
+    cores = os.cpu_count() or 1
+    busy = (f" The machine was busy (load average {load_avg:.1f} on {cores} CPUs): llama.cpp's threads "
+            "spin-wait for each other, so with other processes on the same cores these figures are far below "
+            "what an idle machine gives; compare ratios within one run." if load_avg > cores else "")
     out += [f"40-message session (1 call per session: {res['calls']:.0f}), model load {load_s:.2f} s, "
             f"median of {runs} run(s) (min–max). Goal < 10 s per session on 2 cores: "
-            f"**{'met' if met else 'not met'}**.", "",
+            f"**{'met' if met else 'not met'}**.{busy}", "",
             "| configuration | s / session | prompt tok | prompt tok/s | generated tok | generation tok/s |",
             "|---|---|---|---|---|---|", *rows, "", gpu_note, "", _llama_bench(model, 2), "",
             f"Summary written: _{res['summary'][:400]}_"]
