@@ -135,3 +135,22 @@ def test_clear_and_reindex(app, three_sessions):
     assert memories.reindex(app) == 2 and app.bank.count(MEMORIES) == 2
     assert memories.retrieve(app, "camping trip", k=1)[0].session_id == ids[0]
     assert memories.clear(app) == 2 and app.bank.count(MEMORIES) == 0 and memories.retrieve(app, "camping") == []
+
+
+def test_real_telegram_export_through_the_importer(app):
+    """Sessions as the real importer writes them: one-message sessions are skipped, the rest summarized."""
+    from assistant.chats.store import import_path
+    from tests.conftest import shared_path
+
+    path = shared_path("fixtures", "exports", "mlomb__chat-analytics", "tests", "samples", "telegram", "DM_2A_7M.json")
+    assert import_path(app, path).ok
+    llm = ScriptedLLM()
+    report = memories.build(app, llm=llm)
+    multi = app.catalog.conn.execute(
+        "SELECT COUNT(*) FROM (SELECT session_id FROM messages WHERE is_system=0 AND session_id IS NOT NULL "
+        "GROUP BY session_id HAVING COUNT(*) >= 2)").fetchone()[0]
+    assert report.summarized == multi >= 1 and report.too_short >= 1 and not report.failed
+    assert len(llm.calls) == multi
+    for m in memories.list_memories(app):
+        assert m.participants and m.start is not None and m.language == "en"
+    assert memories.build(app, llm=ScriptedLLM()).up_to_date == multi
