@@ -291,9 +291,9 @@ class ImportView(QWidget):
     def _import_finished(self, row: JobRow, report) -> None:
         if isinstance(report, ImportReport):
             self.reports.append(report)
-            first = format_report(report).splitlines()
-            row.show_text("\n".join(first[:2]), format_report(report),
-                          expand=bool(report.problems or report.notes))
+            lines = format_report(report).splitlines()
+            rest = "\n".join(lines[2:])  # notes, then what was skipped and why
+            row.show_text("\n".join(lines[:2]), rest, expand=bool(report.problems))
             if report.messages_added or report.stickers_added or report.sessions:
                 self.imported.emit(report)
                 if self.background_after_import:
