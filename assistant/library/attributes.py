@@ -25,7 +25,8 @@ from assistant.ml.labels import label_sets, prompts
 
 log = logging.getLogger(__name__)
 
-BATCH = 32
+BATCH = 32  # stickers per catalog transaction (and per CLIP batch)
+INDEX_EVERY = 256  # described stickers per index update
 OCR_WORKERS = max(1, min(4, os.cpu_count() or 2))  # OCR sessions are single-threaded: one per core
 LOGIT_SCALE = 100.0  # CLIP's learned temperature, as the released models use it
 TOP_K = 3
@@ -48,29 +49,41 @@ def describe(app, sticker_ids: list[int] | None = None, *, progress: Progress | 
         reader = get_ocr()
     total, done = len(ids), 0
     progress(0, total, "describing")
-    with ThreadPoolExecutor(max_workers=OCR_WORKERS, thread_name_prefix="describe") as pool:
-        for start in range(0, total, BATCH):
-            if cancel is not None and cancel.cancelled:
-                break
-            batch = ids[start:start + BATCH]
-            rows = {r["id"]: r for r in conn.execute(
-                f"SELECT id, sha256, fmt, emoji, attrs, user_edited FROM stickers WHERE id IN "
-                f"({','.join('?' * len(batch))})", batch)}
-            batch = [i for i in batch if i in rows]
-            if reader is None and clip is None:  # nothing looks at the pixels: skip decoding
-                results = [(None, None) for _ in batch]
-            else:
-                results = list(pool.map(lambda i: _read_one(app, rows[i], reader), batch))
-            labels, vectors = (_zero_shot(clip, [img for img, _ in results], batch) if clip is not None
-                               else (None, None))
-            with app.catalog.transaction() as tx:
-                for k, sid in enumerate(batch):
-                    image, ocr_result = results[k]
-                    _store(tx, rows[sid], ocr_result, labels[k] if labels is not None and image is not None
-                           else None)
-            index.reindex(app, batch, image_vectors=vectors)
-            done += len(batch)
-            progress(done, total, "describing")
+    pending: list[int] = []  # described, not yet indexed: the embedder pays a fixed cost per call
+    vectors: dict[int, np.ndarray] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=OCR_WORKERS, thread_name_prefix="describe") as pool:
+            for start in range(0, total, BATCH):
+                if cancel is not None and cancel.cancelled:
+                    break
+                batch = ids[start:start + BATCH]
+                rows = {r["id"]: r for r in conn.execute(
+                    f"SELECT id, sha256, fmt, emoji, attrs, user_edited FROM stickers WHERE id IN "
+                    f"({','.join('?' * len(batch))})", batch)}
+                batch = [i for i in batch if i in rows]
+                if reader is None and clip is None:  # nothing looks at the pixels: skip decoding
+                    results = [(None, None) for _ in batch]
+                else:
+                    results = list(pool.map(lambda i: _read_one(app, rows[i], reader), batch))
+                labels = None
+                if clip is not None:
+                    labels, batch_vectors = _zero_shot(clip, [img for img, _ in results], batch)
+                    vectors.update(batch_vectors)
+                with app.catalog.transaction() as tx:
+                    for k, sid in enumerate(batch):
+                        image, ocr_result = results[k]
+                        _store(tx, rows[sid], ocr_result, labels[k] if labels is not None and image is not None
+                               else None)
+                pending.extend(batch)
+                if len(pending) >= INDEX_EVERY:
+                    index.reindex(app, pending, image_vectors=vectors)
+                    pending, vectors = [], {}
+                done += len(batch)
+                progress(done, total, "describing")
+    finally:
+        # Whatever was described (also on cancel or error) reaches the index before returning.
+        if pending:
+            index.reindex(app, pending, image_vectors=vectors)
     return done
 
 

@@ -16,7 +16,7 @@ from assistant.memory.bank import STICKER_IMAGES, STICKER_TEXTS
 
 log = logging.getLogger(__name__)
 
-BATCH = 64
+BATCH = 256  # texts per embedder call: each call has a fixed cost, larger batches amortise it
 
 
 def sticker_text(sticker: Sticker) -> str:

@@ -25,7 +25,7 @@ from PIL import Image
 
 log = logging.getLogger(__name__)
 
-DET_SIDE = 480  # longest side the detector sees
+DET_SIDE = 384  # longest side the detector sees (480: +50% CPU, no more real words on the 140 fixtures)
 MIN_SCORE = 0.6  # recognition confidence below this is dropped
 
 

@@ -65,13 +65,14 @@ app.override("clip", None)
 get_embedder().passage(["warm up"])
 if {ocr!r}:
     get_ocr().read(Image.new("RGB", (64, 64), "white"))
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 report = ingest.add_folder(app, {corpus!r})
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 n = attributes.describe(app, ocr={ocr!r})
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 with_text = app.catalog.conn.execute("SELECT COUNT(*) FROM stickers WHERE ocr_text != ''").fetchone()[0]
 print(json.dumps({{"added": report.stickers_added, "described": n, "ingest_s": t1 - t0, "describe_s": t2 - t1,
+                  "ingest_cpu": c1 - c0, "describe_cpu": c2 - c1,
                   "with_text": with_text, "problems": len(report.problems)}}))
 """
 
@@ -89,17 +90,21 @@ import logging
 default = RapidOCR(params={{"Global.log_level": "error"}})
 default(np.asarray(images[0]))
 lat = []
+c = time.process_time()
 for im in images:
     t = time.perf_counter(); default(np.asarray(im)); lat.append(time.perf_counter() - t)
 out["default"] = lat
+out["default_cpu"] = time.process_time() - c
 from assistant.ml.ocr import Ocr
 ours = Ocr()
 ours.read(images[0])
 lat = []
 texts = 0
+c = time.process_time()
 for im in images:
     t = time.perf_counter(); r = ours.read(im); lat.append(time.perf_counter() - t); texts += bool(r.text)
 out["ours"] = lat
+out["ours_cpu"] = time.process_time() - c
 out["ours_with_text"] = texts
 t = time.perf_counter()
 with ThreadPoolExecutor(2) as pool:
@@ -140,24 +145,31 @@ def run(quick: bool = False) -> str:
     rows = []
     for ocr, r in runs.items():
         total = r["ingest_s"] + r["describe_s"]
+        # Ingest runs on one thread; describe spreads OCR over both cores. On 2 idle cores the wall time
+        # would be about ingest CPU + describe CPU / 2 (CPU time under contention is itself inflated).
+        projected = r["added"] / (r["ingest_cpu"] + r["describe_cpu"] / 2)
         rows.append(["with OCR" if ocr else "without OCR", r["added"], f"{r['ingest_s']:.1f}",
                      f"{r['describe_s']:.1f}", f"{total:.1f}", f"{r['added'] / total:.1f}",
-                     f"{r['added'] / r['ingest_s']:.1f}", f"{r['peak_rss_mb']:.0f}",
-                     r["with_text"] if ocr else "-"])
+                     f"{r['ingest_cpu']:.1f} / {r['describe_cpu']:.1f}", f"{projected:.1f}",
+                     f"{r['peak_rss_mb']:.0f}", r["with_text"] if ocr else "-"])
     t_ocr = runs[True]["ingest_s"] + runs[True]["describe_s"]
     t_plain = runs[False]["ingest_s"] + runs[False]["describe_s"]
     share = max(0.0, (t_ocr - t_plain) / t_ocr)
     d, o = micro["default"], micro["ours"]
     micro_rows = [
         ["RapidOCR defaults (det short side -> 736, cls on), 1 at a time", f"{med(d) * 1000:.0f}",
-         f"{percentile(d, 10) * 1000:.0f}–{percentile(d, 90) * 1000:.0f}", f"{len(d) / sum(d):.1f}", "1.00"],
-        ["ours (det long side 480, no cls, 1 onnx thread), 1 at a time", f"{med(o) * 1000:.0f}",
-         f"{percentile(o, 10) * 1000:.0f}–{percentile(o, 90) * 1000:.0f}", f"{len(o) / sum(o):.1f}",
-         f"{med(d) / med(o):.2f}"],
-        ["ours, 2 threads", "-", "-", f"{len(o) / micro['ours_2threads_s']:.1f}",
+         f"{percentile(d, 10) * 1000:.0f}–{percentile(d, 90) * 1000:.0f}",
+         f"{micro['default_cpu'] / len(d) * 1000:.0f}", f"{len(d) / sum(d):.1f}", "1.00"],
+        ["ours (det long side 384, no cls, 1 onnx thread), 1 at a time", f"{med(o) * 1000:.0f}",
+         f"{percentile(o, 10) * 1000:.0f}–{percentile(o, 90) * 1000:.0f}",
+         f"{micro['ours_cpu'] / len(o) * 1000:.0f}", f"{len(o) / sum(o):.1f}", f"{med(d) / med(o):.2f}"],
+        ["ours, 2 threads", "-", "-", "-", f"{len(o) / micro['ours_2threads_s']:.1f}",
          f"{(len(o) / micro['ours_2threads_s']) / (len(d) / sum(d)):.2f}"],
     ]
     goal = runs[True]["added"] / t_ocr
+    r = runs[True]
+    goal_cpu = r["added"] / (r["ingest_cpu"] + r["describe_cpu"] / 2)
+    cpu_share = max(0.0, (r["describe_cpu"] - runs[False]["describe_cpu"]) / (r["ingest_cpu"] + r["describe_cpu"]))
     return "\n".join([
         "### Sticker ingest",
         "",
@@ -167,16 +179,20 @@ def run(quick: bool = False) -> str:
         f"{os.cpu_count()} CPUs; load average before/after: {load_before} → {load_after} (other work on the "
         f"machine slows every row alike).",
         "",
-        table(["run", "stickers", "ingest s", "describe s", "total s", "stickers/s (all)", "stickers/s (ingest)",
-               "peak RSS MB", "with words"], rows),
+        table(["run", "stickers", "ingest s", "describe s", "total s", "stickers/s (wall)",
+               "CPU s ingest / describe", "stickers/s projected, 2 idle cores", "peak RSS MB", "with words"], rows),
         "",
-        f"OCR share of the with-OCR run: {share * 100:.0f}%. Goal ≥ 10 stickers/s including OCR: "
-        f"{goal:.1f} stickers/s measured ({'met' if goal >= 10 else 'not met'} on this run).",
+        f"OCR share of the with-OCR run: {share * 100:.0f}% of the wall time, {cpu_share * 100:.0f}% of the CPU "
+        f"time. Goal ≥ 10 stickers/s including OCR on 2 cores: {goal:.1f} stickers/s wall-clock on this (shared) "
+        f"machine, {goal_cpu:.1f} projected from CPU time on 2 idle cores "
+        f"({'met' if goal_cpu >= 10 else 'not met'} by the projection, {'met' if goal >= 10 else 'not met'} "
+        f"wall-clock).",
         "",
         f"OCR alone on {len(o)} real stickers (ms per image: median, p10–p90; ours found words on "
         f"{micro['ours_with_text']}):",
         "",
-        table(["OCR set-up", "median ms", "p10–p90 ms", "images/s", "speed vs defaults"], micro_rows),
+        table(["OCR set-up", "median ms", "p10–p90 ms", "CPU ms/image", "images/s", "speed vs defaults"],
+              micro_rows),
         "",
     ])
 

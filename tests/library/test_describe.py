@@ -17,8 +17,8 @@ READABLE = {
     "beavis-and-butthead_sticker_18.jpg": ["COOL"],
     "panda-man_sticker_17.jpg": ["AWESOME"],
     "brown-y-sugar_sticker_25.jpg": ["JUNTO A TI"],
-    "koala-stickers_sticker_21.jpg": ["NOTHING"],
-    "bmo_sticker_15.jpg": ["BACK", "MINUTES"],
+    "koala-stickers_sticker_21.jpg": ["DID", "NOTHING"],
+    "bmo_sticker_15.jpg": ["BACK", "5 MINUTES"],
 }
 NO_WORDS = ["04-panda-bear_sticker_4.jpg", "adventure-time_sticker_1.jpg"]
 
