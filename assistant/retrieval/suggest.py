@@ -26,6 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -88,7 +89,7 @@ class Suggester:
                 me: str | None = None) -> list[Suggestion]:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        utterances = parse_conversation(conversation, me=me)
+        utterances = parse_conversation(conversation)
         lib = self.library()
         timings["library"] = time.perf_counter() - t0
         if len(lib.ids) == 0:
@@ -281,9 +282,13 @@ class Suggester:
 
     def _intent_head(self):
         def build():
-            from assistant.ml.intent import IntentHead
+            from assistant.ml import intent
 
-            return IntentHead.load(self.app)
+            # IntentHead.load trains a head on GoEmotions when none is installed (minutes): never on
+            # this path. Only a head already on disk (the user's, or the one shipped in models/) is used.
+            if not any(p.exists() for p in (Path(self.app.config.heads_dir) / intent.USER_NAME, intent.SHIPPED)):
+                return None
+            return intent.IntentHead.load(self.app)
 
         return self._extra("intent", build)
 
@@ -380,7 +385,11 @@ class Suggester:
             probs = q.intent
         head = self._intent_head()
         if head is not None:
-            probs = head.predict(qvec)  # the dedicated intent head, when trained, reads intents best
+            # The dedicated head reads intents best: both its views (the e5 vector already computed,
+            # and the words), each label scaled by its tuned threshold and normalised to sum to 1.
+            p = head.probs_from_features(qvec[None, :], [ctx_text])[0] / np.maximum(head.thresholds, 1e-3)
+            p = p / max(float(p.sum()), 1e-9)
+            probs = {label: float(x) for label, x in zip(head.labels, p)}
         if probs:
             notes["intent_probs"] = probs
             signals["intent"] = np.array([probs.get(lib.intents[r], 0.0) if lib.intents[r] else np.nan
