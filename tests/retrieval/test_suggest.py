@@ -137,3 +137,25 @@ def test_memories_are_retrieved_for_the_conversation(demo_app):
     assert out and sug.last_memories
     assert sug.last_memories[0].session_id == session_id
     assert not any("memory bank empty" in f for f in sug.features_off())
+
+
+def test_a_trained_igsr_checkpoint_adds_its_signal_and_intents(demo_app):
+    """A real IGSR checkpoint (head saved and loaded through ml/igsr.py; weights from its own
+    initialisation, which starts at the backbone's geometry) switches the learned match on."""
+    import torch
+
+    from assistant.ml import igsr
+    from assistant.ml.features import embedder_tag
+    from assistant.ml.intent import LABELS
+
+    demo_app.override("clip", None)
+    torch.manual_seed(0)
+    cfg = igsr.IGSRConfig(intent_labels=list(LABELS), context_backbone=embedder_tag(demo_app.embedder))
+    path = igsr.checkpoint_path(demo_app)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    igsr.save_checkpoint(path, igsr.IGSRHead(cfg), {"data": "test"})
+    sug = Suggester(demo_app)
+    out = sug.suggest(THANKS, k=4)
+    assert out and all("igsr" in s.parts for s in out)
+    assert any("intent" in s.parts for s in out)  # IGSR's own intent classifier feeds intent match
+    assert not any("IGSR" in f for f in sug.features_off())
