@@ -50,22 +50,33 @@ def load_json(path: Path) -> object:
     except json.JSONDecodeError as exc:
         raise ParseError(path, f"invalid or truncated JSON: {exc.msg}",
                          f"line {exc.lineno}, column {exc.colno}") from exc
+    except RecursionError:
+        raise ParseError(path, "the JSON is nested too deeply to be a chat export") from None
+
+
+def _obj(value: object) -> dict:
+    """`value` when it is a JSON object, else an empty one (a damaged export may hold anything)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
 
 
 def to_message(m: dict, folder: Path) -> Message:
-    author = m.get("author") or {}
+    author = _obj(m.get("author"))
     sender = author.get("nickname") or author.get("name") or ""
     msg = Message(sender=str(sender), time=_utc(m.get("timestamp")), text=str(m.get("content") or ""),
                   source_id=str(m["id"]) if m.get("id") is not None else None,
-                  is_system=m.get("type") not in _USER_TYPES)
-    ref = m.get("reference") or {}
+                  is_system=not isinstance(m.get("type"), (str, type(None))) or m.get("type") not in _USER_TYPES)
+    ref = _obj(m.get("reference"))
     if ref.get("messageId"):
         msg.reply_to = str(ref["messageId"])
     stickers = m.get("stickers") or []
-    if stickers and isinstance(stickers[0], dict):
+    if isinstance(stickers, list) and stickers and isinstance(stickers[0], dict):
         st = stickers[0]
         msg.sticker = StickerRef(platform=NAME, key=str(st.get("id")) if st.get("id") else None,
-                                 name=st.get("name"), fmt=st.get("format"),
+                                 name=_text(st.get("name")), fmt=_text(st.get("format")),
                                  file=_local_file(folder, st.get("sourceUrl")))
     elif m.get("attachments"):
         msg.media = "file"
@@ -76,13 +87,13 @@ def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
     data = load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list) or "channel" not in data:
         raise ParseError(path, "not a DiscordChatExporter JSON export (no 'channel' and 'messages')")
-    guild = data.get("guild") or {}
-    channel = data.get("channel") or {}
+    guild = _obj(data.get("guild"))
+    channel = _obj(data.get("channel"))
     gname = guild.get("name") or ""
     cname = channel.get("name") or path.stem
     name = cname if gname in ("", "Direct Messages") else f"{gname} / {cname}"
     chat = Chat(platform=NAME, name=name, source_id=str(channel.get("id") or path.stem),
-                kind=channel.get("type"))
+                kind=_text(channel.get("type")))
     folder = path.parent
 
     def messages() -> Iterator[Message]:
