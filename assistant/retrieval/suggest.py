@@ -390,6 +390,8 @@ class Suggester:
             p = head.probs_from_features(qvec[None, :], [ctx_text])[0] / np.maximum(head.thresholds, 1e-3)
             p = p / max(float(p.sum()), 1e-9)
             probs = {label: float(x) for label, x in zip(head.labels, p)}
+        if not probs:
+            probs = _emoji_intents(utterances)  # no trained model yet: the chat's own emoji say something
         if probs:
             notes["intent_probs"] = probs
             signals["intent"] = np.array([probs.get(lib.intents[r], 0.0) if lib.intents[r] else np.nan
@@ -501,6 +503,23 @@ class _KnownEmbedder:
 
     def passage(self, texts: list[str]) -> np.ndarray:
         return self._base.passage(texts)
+
+
+def _emoji_intents(utterances: list[Utterance], turns: int = 3) -> dict[str, float]:
+    """Intent probabilities from the emoji in the last turns (😂 → amusement), for when no intent
+    model is trained: a weak but honest cue, the same table that labels stickers by their emoji."""
+    from assistant.ml.emoji_intents import intent_for_emoji
+
+    counts: dict[str, float] = {}
+    for u in utterances[-turns:]:
+        for ch in u.text:
+            if ord(ch) < 0x2100:
+                continue
+            label = intent_for_emoji(ch)
+            if label:
+                counts[label] = counts.get(label, 0.0) + 1.0
+    total = sum(counts.values())
+    return {k: v / total for k, v in counts.items()} if total else {}
 
 
 def _send_shares(pref) -> dict[int, float]:
