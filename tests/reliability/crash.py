@@ -95,6 +95,86 @@ def check_stickers(data: Path, complete: bool) -> list[str]:
     return problems
 
 
+def make_dataset(folder: Path) -> Path:
+    """A small benchmark-format dataset (DESIGN.md) whose answers are learnable from the words."""
+    import json
+    import random
+
+    folder.mkdir(parents=True, exist_ok=True)
+    topics = [("thanks", "THANK YOU", "gratitude", ["thank you so much", "thanks a lot", "really appreciate it"]),
+              ("lol", "LOL", "amusement", ["that is hilarious", "haha so funny", "you made me laugh"]),
+              ("sorry", "SORRY", "remorse", ["I am so sorry", "my apologies", "sorry I was late"]),
+              ("love", "LOVE YOU", "love", ["love you", "you are the best", "miss you so much"]),
+              ("wow", "WOW", "surprise", ["no way", "I can't believe it", "that is amazing"])]
+    with open(folder / "stickers.jsonl", "w", encoding="utf-8") as fh:
+        for sid, words, intent, _ in topics:
+            fh.write(json.dumps({"id": sid, "text": words, "intent": intent}) + "\n")
+    rng = random.Random(0)
+    with open(folder / "samples.jsonl", "w", encoding="utf-8") as fh:
+        for i in range(400):
+            sid, _, intent, lines = topics[i % len(topics)]
+            split = "train" if i < 300 else ("valid" if i < 350 else "test")
+            text = f"{rng.choice(lines)} {rng.choice(['!', '', ' today', ' buddy'])}"
+            fh.write(json.dumps({"id": f"s{i}", "split": split, "context": [{"speaker": "a", "text": text}],
+                                 "sticker": sid, "intent": intent}) + "\n")
+    return folder
+
+
+def check_training(data: Path, complete: bool, out: Path | None = None) -> list[str]:
+    """The checkpoint is either absent (before the first save) or loads; never half-written."""
+    from assistant.ml.igsr import load_checkpoint
+
+    problems = []
+    if out is not None and out.exists():
+        try:
+            load_checkpoint(out)
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"checkpoint unreadable after kill: {type(exc).__name__}: {exc}")
+    elif complete:
+        problems.append("no checkpoint after re-run")
+    return problems
+
+
+def check_memories(data: Path, complete: bool) -> list[str]:
+    """SQLite and Chroma agree on the memories (after `memory reindex` when a kill split them)."""
+    import chromadb
+    from chromadb.config import Settings
+
+    problems = []
+    if not (data / "catalog.sqlite3").exists():
+        return problems
+    conn = sqlite3.connect(data / "catalog.sqlite3")
+    try:
+        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            return ["integrity_check failed"]
+        in_sql = {r[0] for r in conn.execute("SELECT session_id FROM memories")}
+        from assistant.memory.memories import MIN_MESSAGES
+
+        sessions = conn.execute("SELECT COUNT(*) FROM sessions s WHERE (SELECT COUNT(*) FROM messages m WHERE "
+                                "m.session_id=s.id AND m.is_system=0) >= ?", (MIN_MESSAGES,)).fetchone()[0]
+    finally:
+        conn.close()
+    if (data / "chroma").exists():
+        client = chromadb.PersistentClient(path=str(data / "chroma"), settings=Settings(anonymized_telemetry=False))
+        try:
+            in_chroma = {int(i.rsplit("-", 1)[-1]) for i in client.get_collection("memories").get(include=[])["ids"]}
+        except Exception:  # noqa: BLE001 - no collection yet
+            in_chroma = set()
+    else:
+        in_chroma = set()
+    if in_sql != in_chroma:
+        res = run_cli(data, "memory", "reindex")
+        if res.returncode != 0:
+            problems.append(f"memory reindex failed: {res.stderr[-300:]}")
+        else:
+            return check_memories(data, complete)
+    if complete and not in_sql:
+        problems.append("no memory was built at all")
+    if complete and len(in_sql) != sessions:
+        problems.append(f"{len(in_sql)} memories after re-run for {sessions} sessions")
+    return problems
+
+
 def _duration(data: Path, args: list[str]) -> float:
     t0 = time.monotonic()
     res = run_cli(data, *args)
@@ -113,6 +193,26 @@ def crash_job(tmp: Path, job: str, kill_points: int) -> CrashResult:
         src = make_stickers(tmp / "stickers-in")
         args = ["library", "add", str(src), "--no-describe"]
         check = check_stickers
+    elif job == "training":
+        src = make_dataset(tmp / "dataset")
+        ckpt = tmp / "head.pt"
+        args = ["train", "--dataset", str(src), "--epochs", "40", "--out", str(ckpt)]
+
+        def check(data, complete, _ckpt=ckpt):
+            return check_training(data, complete, _ckpt)
+    elif job == "memory-build":
+        chat = tmp / "WhatsApp Chat with Pat.txt"
+        chat.write_text("".join(
+            f"0{d}/03/2024, 10:0{h} - {'Pat' if h % 2 else 'Me'}: {t}\n"
+            for d, day in enumerate([["shall we get pizza tonight", "yes pepperoni please", "8pm at Luigi's"],
+                                     ["my cat knocked over the plant", "oh no is the cat ok", "she is fine, proud"],
+                                     ["exam results are out", "I passed chemistry!", "congratulations!!"]], 1)
+            for h, t in enumerate(day)), encoding="utf-8")
+        prep = run_cli(tmp / "reference", "import", str(chat))
+        if prep.returncode:
+            raise RuntimeError(prep.stderr[-500:])
+        args = ["memory", "build"]
+        check = check_memories
     else:
         raise ValueError(job)
     startup = _duration(tmp / "startup", ["models", "list"])  # interpreter + imports, nothing written
@@ -121,6 +221,10 @@ def crash_job(tmp: Path, job: str, kill_points: int) -> CrashResult:
     result = CrashResult(job)
     for i in range(kill_points):
         data = tmp / f"{job}-{i}"
+        if job == "memory-build":
+            run_cli(data, "import", str(tmp / "WhatsApp Chat with Pat.txt"))
+        if job == "training" and (tmp / "head.pt").exists():
+            (tmp / "head.pt").unlink()
         # each data dir is killed twice, so recovery from an already-interrupted state is tested too
         for frac in ((i + 0.5) / kill_points, (i + 0.8) / kill_points):
             result.tried += 1
@@ -131,7 +235,7 @@ def crash_job(tmp: Path, job: str, kill_points: int) -> CrashResult:
                 result.failures.append(f"kill at {frac:.0%}: " + "; ".join(problems[:3]))
                 continue
             result.survived += 1
-        res = run_cli(data, *args)
+        res = run_cli(data, *(args + (["--resume"] if job == "training" else [])))
         problems = (["re-run failed: " + res.stderr[-300:]] if res.returncode else []) + check(data, complete=True)
         if problems:
             result.failures.append(f"after re-run {i}: " + "; ".join(problems[:3]))
