@@ -47,7 +47,7 @@ class SettingsDialog(QDialog):
         self._install: Job | None = None
         self.setWindowTitle("Settings")
         self.setAccessibleName("Settings")
-        self.resize(760, 680)
+        self.resize(820, 800)
         layout = QVBoxLayout(self)
 
         # data folder
@@ -73,7 +73,8 @@ class SettingsDialog(QDialog):
         self.models.setAccessibleName("Model status")
         self.models.setHeaderLabels(["Role", "Status", "Model", "To turn on"])
         self.models.setRootIsDecorated(False)
-        self.models.setMinimumHeight(150)
+        self.models.setMinimumHeight(140)
+        self.models.setColumnHidden(3, True)  # the fix for the selected role shows below the list
         self.models.currentItemChanged.connect(self._model_selected)
         ml.addWidget(self.models)
         row = QHBoxLayout()
@@ -207,6 +208,11 @@ class SettingsDialog(QDialog):
         busy = self._install is not None and not self._install.is_done
         spec = registry.MANIFEST.get(role) if role else None
         self.install_btn.setEnabled(spec is not None and not busy)
+        item = self.models.currentItem()
+        if item is not None and not busy:
+            st = item.data(0, Qt.ItemDataRole.UserRole)
+            if st.status.value != "installed":
+                self.model_status.setText(f"{st.role}: {st.status.value}. {st.detail}\nTo turn on: {st.fix}".strip())
         self.import_btn.setEnabled(spec is not None and spec.filename is not None and not busy)
 
     def install_selected(self) -> Job | None:
