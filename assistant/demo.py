@@ -1,9 +1,9 @@
 """The project's own demo data: a sticker pack drawn here with Pillow and a small chat that uses it.
 
 Nothing binary is committed. `seed_demo(app)` draws ~25 stickers (distinct shapes, colours and
-faces, with clear words on them in English and, where a CJK font exists, Chinese) into a temporary
-Telegram-style export folder, next to the committed demo chat (`resources/demo/demo_chat.json`,
-which refers to the sticker files by name). The folder is then ingested as a sticker pack and the
+faces, with clear words on them in English and, where a CJK font exists, Chinese) into
+`<data dir>/demo/`: one folder per pack, plus a Telegram-style export folder holding the committed
+demo chat (`resources/demo/demo_chat.json`, which refers to the sticker files by name). The folder is then ingested as a sticker pack and the
 chat imported like any user export, so the first run exercises the real import path. Drawing is
 deterministic: the same sticker has the same bytes (and SHA-256) on every run, which is what lets
 the chat's sticker messages resolve to the library stickers, and makes seeding idempotent.
@@ -15,7 +15,6 @@ import json
 import logging
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path

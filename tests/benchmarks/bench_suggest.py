@@ -12,7 +12,6 @@ peak RSS ≤ 1.5 GB with the default models loaded.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
