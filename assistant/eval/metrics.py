@@ -8,8 +8,9 @@ scorers.
 
 - P@1/3/5 (IGSR): a sample scores when any of the top k stickers has the ground-truth sticker's intent
   (so P@k rises with k, as in the paper's tables).
-- mAP@100: average precision over the top 100 with "same intent" as relevant, normalised by
-  min(100, number of relevant stickers in the pool), averaged over samples.
+- mAP@100: average precision over the top 100 with "same intent" as relevant, normalised by the
+  number of relevant stickers retrieved in those 100 (0 when none), averaged over samples — the
+  AP@K most retrieval code reports, and the one the project's reference figures were measured with.
 - R@1/5/10 and MRR: the exact ground-truth sticker, over the whole pool.
 - R10@1/2/5 (PESRS): the ground truth plus 9 negatives sampled from the pool (seeded per sample);
   the rank of the ground truth among those 10.
@@ -57,10 +58,9 @@ class MetricAccumulator:
             rel = self.pool_intents[order[:100]] == gold_intent
             for k in (1, 3, 5):
                 v[f"P@{k}"].append(float(rel[:k].any()))
-            n_rel = int(np.sum(self.pool_intents == gold_intent))
             hits = np.cumsum(rel)
             prec = hits / np.arange(1, len(rel) + 1)
-            v["mAP@100"].append(float(np.sum(prec * rel) / max(1, min(100, n_rel))))
+            v["mAP@100"].append(float(np.sum(prec * rel) / hits[-1]) if hits[-1] else 0.0)
         rank = int(position[gold]) + 1
         for k in (1, 5, 10):
             v[f"R@{k}"].append(float(rank <= k))

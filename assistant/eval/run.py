@@ -7,8 +7,9 @@ each sticker's text. The evaluated split is never seen before scoring.
 Methods: random, most-used, BM25 over sticker words, embedder text match, CLIP zero-shot (when CLIP
 and sticker images are available), kNN of training contexts, IGSR, IGSR w/o memory, IGSR w/o intent,
 preference memory alone, and the full fused default (`fused_order`): intent probabilities from the
-IGSR head mixed with the preference memory's intent vote; inside each intent the IGSR match and the
-memory's read weights fused by the gate; the first slots re-ranked for intent diversity.
+IGSR head, a dedicated intent probe and the preference memory's intent vote; inside each intent the
+IGSR match and the memory's read weights fused by the gate, plus a usage prior; the first slots
+re-ranked for intent diversity.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from assistant.eval.metrics import METRICS, evaluate_scores, markdown_table
 from assistant.jobs import Progress, no_progress
 from assistant.ml.features import FeatureStore, context_text, embedder_tag, sticker_text, text_features
 from assistant.ml.igsr import IGSRConfig, IGSRScorer, intent_diverse_order
-from assistant.ml.preference import PreferenceMemory, fit_params
+from assistant.ml.preference import PreferenceMemory, PreferenceParams, fit_params
 from assistant.ml.train import TrainData, TrainOptions, fit_igsr
 
 log = logging.getLogger(__name__)
 
-INTENT_MIX = 0.5  # weight of the IGSR intent head vs the memory's intent vote in the fused default
+USAGE_WEIGHT = 1.0  # the usage prior inside an intent, relative to the gated [0, 1] match/memory score
 DIVERSE_SLOTS = 5
 
 
@@ -125,10 +126,13 @@ def train_variants(f: BenchFeatures, opts: TrainOptions, progress: Progress = no
 
 
 def preference_memory(f: BenchFeatures, train: bool = True, seed: int = 0) -> PreferenceMemory:
-    times = f.train_times if all(t is not None for t in f.train_times) else None
-    mem = PreferenceMemory(f.train_ctx, f.train_stickers, times)
+    """The training split as the user's memory. Benchmark samples without times are not in time order,
+    so recency is switched off for them (a position decay would fade file order, not the past)."""
+    timed = all(t is not None for t in f.train_times)
+    params = PreferenceParams() if timed else PreferenceParams(half_life=float("inf"))
+    mem = PreferenceMemory(f.train_ctx, f.train_stickers, f.train_times if timed else None, params)
     if train:
-        mem.params = fit_params(f.train_ctx, f.train_stickers, seed=seed)
+        mem.params = fit_params(f.train_ctx, f.train_stickers, seed=seed, base=params)
     return mem
 
 
@@ -139,23 +143,64 @@ def _pref_row(mem: PreferenceMemory, q: np.ndarray, pool_index: dict, n: int) ->
     return row
 
 
+def fit_intent_probe(f: BenchFeatures, seed: int = 0, epochs: int = 200) -> np.ndarray:
+    """A dedicated intent classifier on the dataset's own labels (MLP over the frozen context vectors,
+    early-stopped on 10% of the training split); returns probabilities for the evaluated samples."""
+    import torch
+    from torch.nn import functional as F
+
+    lab = {l: i for i, l in enumerate(f.labels)}
+    y = np.array([lab.get(f.ds.by_id[s].intent, -100) if f.ds.by_id[s].intent else -100 for s in f.train_stickers])
+    keep = y >= 0
+    X, y = f.train_ctx[keep], y[keep]
+    if len(y) < 10 or not f.labels:
+        return np.full((len(f.eval_ctx), max(1, len(f.labels))), 1.0 / max(1, len(f.labels)))
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(y))
+    nv = max(1, len(y) // 10)
+    va, tr = perm[:nv], perm[nv:]
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 256), torch.nn.GELU(), torch.nn.Dropout(0.3),
+                              torch.nn.Linear(256, len(f.labels)))
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    Xt, yt = torch.tensor(X * 10.0), torch.tensor(y)
+    best = (float("inf"), None)
+    for ep in range(epochs):
+        net.train()
+        opt.zero_grad()
+        F.cross_entropy(net(Xt[tr]), yt[tr], label_smoothing=0.1).backward()
+        opt.step()
+        net.eval()
+        with torch.no_grad():
+            vl = float(F.cross_entropy(net(Xt[va]), yt[va]))
+        if vl < best[0]:
+            best = (vl, {k: v.clone() for k, v in net.state_dict().items()})
+    net.load_state_dict(best[1])
+    net.eval()
+    with torch.no_grad():
+        return torch.softmax(net(torch.tensor(f.eval_ctx * 10.0)), -1).numpy()
+
+
 def fused_order(match: np.ndarray, pref: np.ndarray, head_intent: dict[str, float], pool_intents: np.ndarray,
-                labels: list[str], mem: PreferenceMemory, q: np.ndarray, mix: float = INTENT_MIX,
-                slots: int = DIVERSE_SLOTS) -> np.ndarray:
-    """The full fused default for one query: returns pool indices best first."""
+                labels: list[str], mem: PreferenceMemory, q: np.ndarray, probe: dict[str, float] | None = None,
+                usage: np.ndarray | None = None, slots: int = DIVERSE_SLOTS) -> np.ndarray:
+    """The full fused default for one query: returns pool indices best first.
+
+    Intent probabilities: the mean of the IGSR head, the dedicated intent probe and the memory's vote
+    (attention mass per intent). Inside an intent: the PESRS gate over the IGSR match and the memory
+    read, plus a small usage prior (how often the user sent the sticker)."""
     vote = Counter()
     for i in np.nonzero(pref)[0]:
         if pool_intents[i] is not None:
             vote[pool_intents[i]] += pref[i]
     total = sum(vote.values())
-    probs = {}
-    for l in labels:
-        p_mem = vote.get(l, 0.0) / total if total else 0.0
-        p_head = head_intent.get(l, 0.0)
-        probs[l] = (mix * p_head + (1 - mix) * p_mem) if (head_intent and total) else (p_head or p_mem)
+    sources = [d for d in (head_intent, probe, {l: v / total for l, v in vote.items()} if total else None) if d]
+    probs = {l: float(np.mean([d.get(l, 0.0) for d in sources])) for l in labels} if sources else {}
     best, peak = mem.confidence(q)
     within = mem.gate(match, pref, best, peak)
-    return intent_diverse_order(within, pool_intents, probs, slots)
+    if usage is not None and usage.max() > 0:
+        within = within + USAGE_WEIGHT * np.log1p(usage) / np.log1p(usage.max())
+    return intent_diverse_order(within, pool_intents, probs, slots, rounds=2)
 
 
 def _order_to_scores(order: np.ndarray) -> np.ndarray:
@@ -231,9 +276,12 @@ def run_benchmark(ds: Dataset, embedder, store: FeatureStore, split: str | None 
         if want("fused default"):
             sc = scorers["IGSR"]
             mat = sc.sticker_matrix(f.pool_ids)
+            probe = fit_intent_probe(f, seed)
+            usage = baselines.most_used_scores(1, f.pool_ids, f.train_stickers)[0]
             out = np.zeros((n, npool))
             for i, q in enumerate(results_q["IGSR"]):
-                order = fused_order(mat @ q.vector, pref[i], q.intent, f.pool_intents, f.labels, mem, f.eval_ctx[i])
+                order = fused_order(mat @ q.vector, pref[i], q.intent, f.pool_intents, f.labels, mem, f.eval_ctx[i],
+                                    probe=dict(zip(f.labels, probe[i])), usage=usage)
                 out[i] = _order_to_scores(order)
             rows["fused default"] = out
     results = {name: evaluate_scores(r, f.eval_gold, f.pool_intents, seed) for name, r in rows.items()}

@@ -289,10 +289,11 @@ def load_scorer(app) -> IGSRScorer | None:
 
 # --- re-ranking -------------------------------------------------------------------------------------
 def intent_diverse_order(scores: np.ndarray, sticker_intents: Sequence[str | None],
-                         intent_probs: dict[str, float], slots: int = 5) -> np.ndarray:
+                         intent_probs: dict[str, float], slots: int = 5, rounds: int = 1) -> np.ndarray:
     """An ordering (indices, best first) whose first `slots` places hold the best-scored sticker of
-    each of the most probable intents, most probable first; then the rest grouped by intent
-    probability, best score first inside each intent (stickers without a known intent last).
+    each of the `slots` most probable intents, most probable first (`rounds` > 1 repeats this with
+    each intent's next sticker); then the rest grouped by intent probability, best score first inside
+    each intent (stickers without a known intent last).
 
     Why: scored flat, the top k all share the single most likely intent, so a wrong intent guess
     loses every slot; one sticker per probable intent makes the first k cover k readings of the
@@ -306,16 +307,18 @@ def intent_diverse_order(scores: np.ndarray, sticker_intents: Sequence[str | Non
                       for i in sticker_intents])
     order = np.lexsort((-scores, group))  # by intent rank, then by score
     head: list[int] = []
-    seen_groups: set[int] = set()
-    for idx in order:
-        g = int(group[idx])
-        if g >= len(ranked_intents) or g in seen_groups:
-            continue
-        seen_groups.add(g)
-        head.append(int(idx))
-        if len(head) >= slots:
-            break
-    head.sort(key=lambda i: group[i])
-    taken = set(head)
+    taken: set[int] = set()
+    for _ in range(max(1, rounds)):  # round r takes the r-th best sticker of each of the top intents
+        seen_groups: set[int] = set()
+        picked = []
+        for idx in order:
+            g = int(group[idx])
+            if g >= min(slots, len(ranked_intents)) or g in seen_groups or int(idx) in taken:
+                continue
+            seen_groups.add(g)
+            picked.append(int(idx))
+        picked.sort(key=lambda i: group[i])
+        head += picked
+        taken |= set(picked)
     rest = [int(i) for i in order if int(i) not in taken]
     return np.array(head + rest, dtype=np.int64)[:n]

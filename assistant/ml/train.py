@@ -174,7 +174,7 @@ def fit_igsr(data: TrainData, cfg: IGSRConfig, opts: TrainOptions | None = None,
             scaler.scale(out["total"]).backward()
             scaler.step(opt)
             scaler.update()
-            losses.append(float(out["total"]))
+            losses.append(float(out["total"].detach()))
         train_loss = float(np.mean(losses)) if losses else float("nan")
         val_loss = evaluate_loss(head, val, device) if len(val) >= 2 else train_loss
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss})
