@@ -10,6 +10,7 @@ relative to the export folder, or a "(File not included…)" placeholder (emoji-
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +21,31 @@ from assistant.chats.base import ParseContext, ParsedChat, ParseError
 from assistant.domain import Chat, Message, StickerRef
 
 NAME = "telegram"
+MAX_NESTING = 256  # far deeper than any export; ijson's cost grows with depth squared (prefix strings)
+_DEEP = re.compile(rb'(?:[\[{]\s*(?:"[^"\\]{0,64}"\s*:\s*)?){%d}' % MAX_NESTING)
+
+
+class _NestingGuard:
+    """A file wrapper that refuses runs of MAX_NESTING opening brackets as ijson reads its chunks.
+
+    100k nested arrays would take ijson minutes (each event carries the full dotted prefix); a
+    C-speed regex over each chunk finds such a run first. A text of 256 bare brackets in a row
+    would trip it too; no real export holds one.
+    """
+
+    def __init__(self, fh, path: Path) -> None:
+        self._fh = fh
+        self._path = path
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._fh.read(n)
+        if _DEEP.search(data):
+            raise ParseError(self._path, f"the JSON is nested more than {MAX_NESTING} levels deep; "
+                             "not a Telegram export", f"byte {self._fh.tell() - len(data)}")
+        return data
+
+    def tell(self) -> int:
+        return self._fh.tell()
 _CHAT_PREFIXES = ("", "chats.list.item", "left_chats.list.item")
 _MEDIA_KEYS = (("photo", "photo"), ("contact_information", "contact"), ("location_information", "location"),
                ("poll", "poll"), ("game_title", "game"), ("invoice_information", "invoice"))
@@ -139,7 +165,7 @@ def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
             raise ParseError(path, "the file is empty")
         fh.seek(0)
         ctx.total_bytes = ctx.total_bytes or path.stat().st_size
-        events = ijson.parse(fh, use_float=True)
+        events = ijson.parse(_NestingGuard(fh, path), use_float=True)
         me: dict[str, object] = {}
         headers: dict[str, dict] = {}
         found = 0
@@ -214,7 +240,7 @@ def _items(path: Path, prefix: str, ctx: ParseContext) -> Iterator[object]:
     """Message objects built by ijson's C backend from a second read of the file: several times
     faster than building from events, used when one chat fills the file (single-chat exports)."""
     with open(path, "rb") as fh2:
-        for i, obj in enumerate(ijson.items(fh2, prefix + ".item", use_float=True)):
+        for i, obj in enumerate(ijson.items(_NestingGuard(fh2, path), prefix + ".item", use_float=True)):
             if i % 1000 == 999:
                 ctx.done_bytes = fh2.tell()
             yield obj
