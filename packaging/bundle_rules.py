@@ -10,6 +10,24 @@ from __future__ import annotations
 
 import re
 
+# Python modules left out of the analysis. Never list one that a kept module imports at import time
+# (tests/packaging checks this against what the app's real code paths import): sympy.plotting and
+# torch.testing._internal looked unused and are not.
+EXCLUDES = [
+    # development and test tools
+    "pytest", "_pytest", "hypothesis", "pytestqt", "IPython", "jupyter", "notebook", "tkinter",
+    "torch.utils.tensorboard", "tensorboard", "chromadb.test",
+    # heavy libraries pulled in by optional code paths of dependencies; the app never uses them
+    "matplotlib", "pandas", "polars", "pyarrow", "plotly", "kubernetes", "faiss", "sklearn",
+    "onnx", "timm", "tensorflow", "jax", "paddle", "openvino", "MNN", "tensorrt",
+    # Qt modules the widgets GUI does not use (Essentials ships them)
+    "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuickControls2",
+    "PySide6.QtNetwork", "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtPdf",
+    "PySide6.QtPdfWidgets", "PySide6.QtDesigner", "PySide6.QtHelp", "PySide6.QtPrintSupport",
+    "PySide6.QtSql", "PySide6.QtTest", "PySide6.QtXml", "PySide6.QtConcurrent", "PySide6.QtUiTools",
+    "PySide6.QtSvgWidgets", "PySide6.QtDBus", "PySide6.QtStateMachine",
+]
+
 # Qt plugins a widgets app needs (per plugin folder: None keeps the folder, a set keeps those names).
 KEEP_PLUGINS = {
     "platforms": {"qxcb", "qoffscreen", "qwayland", "qwayland-generic", "qwayland-egl", "qminimal",

