@@ -216,3 +216,14 @@ def test_app_code_paths_import_without_the_excluded_modules():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=600)
     assert out.returncode == 0 and "imported" in out.stdout, (
         "a module excluded in packaging/bundle_rules.py is needed at run time:\n" + out.stderr[-2000:])
+
+
+def test_make_package_builds_then_selftests_the_built_binary():
+    make = (PKG / "Makefile").read_text(encoding="utf-8")
+    assert "pip install -q -c ../constraints.txt pyinstaller==$(PYI_VER)" in make and "PYI_VER  := 6.22.3" in make
+    assert re.search(r"^all: build selftest report$", make, re.M)
+    assert "QT_QPA_PLATFORM=offscreen" in make and "$(APP) --selftest" in make
+    root = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "$(MAKE) -C packaging" in root
+    ignored = (REPO / ".gitignore").read_text(encoding="utf-8").split()
+    assert "/packaging/dist/" in ignored and "/packaging/build/" in ignored
