@@ -10,6 +10,16 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7f, 0xa0))}
+_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+_CONTROL.update({c: f"\\u{c:04x}" for c in (*range(0x202a, 0x202f), *range(0x2066, 0x206a))})
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (and bidi overrides) escaped, for reports printed to a terminal:
+    a file named "a\\x1b[2J.png" must not clear the user's screen or fake report lines."""
+    return text.translate(_CONTROL)
+
 
 class StickerIdKind(str, Enum):
     """How a sticker reference identifies its sticker, strongest first."""
@@ -84,8 +94,8 @@ class ImportProblem:
     fatal: bool = False
 
     def __str__(self) -> str:
-        where = f" ({self.location})" if self.location else ""
-        return f"{self.file}{where}: {self.message}"
+        where = f" ({printable(self.location)})" if self.location else ""
+        return f"{printable(self.file)}{where}: {printable(self.message)}"
 
 
 @dataclass(slots=True)

@@ -42,7 +42,9 @@ class TerminalProgress:
     """A one-line progress bar with ETA on stderr; silent when stderr is not a terminal unless forced."""
 
     def __init__(self, label: str = "", force: bool = False, min_interval: float = 0.1) -> None:
-        self.label = label
+        from assistant.domain import printable
+
+        self.label = printable(label)
         self.enabled = force or sys.stderr.isatty()
         self.start = time.monotonic()
         self.last = 0.0
@@ -52,6 +54,9 @@ class TerminalProgress:
     def __call__(self, done: int, total: int, what: str) -> None:
         if not self.enabled:
             return
+        from assistant.domain import printable
+
+        what = printable(what)
         now = time.monotonic()
         if now - self.last < self.min_interval and done < total:
             return

@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def format_report(report) -> str:
-    lines = [f"{report.source}  [{report.format}]",
+    from assistant.domain import printable
+
+    lines = [f"{printable(report.source)}  [{report.format}]",
              f"  chats: {report.chats}",
              f"  messages: {report.messages} read, {report.messages_added} new",
              f"  sessions: {report.sessions}",
@@ -32,7 +34,7 @@ def format_report(report) -> str:
         lines.append(f"  skipped / problems ({len(report.problems)}):")
         lines.extend(f"    - {p}" + ("  [not imported]" if p.fatal else "") for p in report.problems)
     for note in report.notes:
-        lines.append(f"  note: {note}")
+        lines.append(f"  note: {printable(note)}")
     if report.cancelled:
         lines.append("  cancelled: finished chats are kept")
     return "\n".join(lines)

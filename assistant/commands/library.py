@@ -91,8 +91,10 @@ def _filter_args(q: argparse.ArgumentParser) -> None:
 
 
 def _print_report(report) -> None:
+    from assistant.domain import printable
+
     for note in report.notes:
-        print(note)
+        print(printable(note))
     for problem in report.problems:
         print(f"problem: {problem}")
     if report.cancelled:
