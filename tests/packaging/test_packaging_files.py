@@ -220,7 +220,7 @@ def test_app_code_paths_import_without_the_excluded_modules():
 
 def test_make_package_builds_then_selftests_the_built_binary():
     make = (PKG / "Makefile").read_text(encoding="utf-8")
-    assert "pip install -q -c ../constraints.txt pyinstaller==$(PYI_VER)" in make and "PYI_VER  := 6.22.3" in make
+    assert "$(PIP) install -q -c ../constraints.txt pyinstaller==$(PYI_VER)" in make and "PYI_VER  := 6.22.3" in make
     assert re.search(r"^all: build selftest report$", make, re.M)
     assert "QT_QPA_PLATFORM=offscreen" in make and "$(APP) --selftest" in make
     root = (REPO / "Makefile").read_text(encoding="utf-8")
