@@ -50,6 +50,10 @@ def _find_root_file(start: Path, uri: str) -> Path | None:
     return None
 
 
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
 def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
     data = load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
@@ -59,7 +63,7 @@ def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
     title = data.get("title") or path.parent.name
     chat = Chat(platform=platform, name=str(title),
                 source_id=str(data.get("thread_path") or data.get("title") or path.stem),
-                participants=[p.get("name", "") for p in data.get("participants") or [] if isinstance(p, dict)])
+                participants=[str(p.get("name", "")) for p in _list(data.get("participants")) if isinstance(p, dict)])
 
     def messages() -> Iterator[Message]:
         rows = data["messages"]
@@ -69,8 +73,11 @@ def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
                 ctx.skip("a message is not a JSON object", f"message {i + 1}")
                 continue
             ts = m.get("timestamp_ms")
-            when = (datetime.fromtimestamp(ts / 1000, tz=timezone.utc).replace(tzinfo=None)
-                    if isinstance(ts, (int, float)) else None)
+            try:
+                when = (datetime.fromtimestamp(ts / 1000, tz=timezone.utc).replace(tzinfo=None)
+                        if isinstance(ts, (int, float)) else None)
+            except (OverflowError, OSError, ValueError):  # a timestamp outside any calendar
+                when = None
             msg = Message(sender=str(m.get("sender_name") or ""), time=when, text=str(m.get("content") or ""),
                           is_system=bool(m.get("is_unsent")))
             st = m.get("sticker")
