@@ -204,7 +204,7 @@ def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
                         yield ParsedChat(chat, _messages(_items(path, prefix, ctx), folder, ctx, chat, me, path, None))
                         return
                     yield ParsedChat(chat, _messages(_built(events, prefix), folder, ctx, chat, me, path, fh))
-        except ijson.common.IncompleteJSONError as exc:
+        except (ijson.common.IncompleteJSONError, UnicodeDecodeError) as exc:
             if found and ctx.partial:
                 ctx.skip(f"the JSON ends early or is invalid ({exc}); chats before it were kept")
                 return
@@ -268,7 +268,7 @@ def _messages(objs: Iterator[object], folder: Path, ctx: ParseContext, chat: Cha
                 if chat.me is None and my_ids and str(obj.get("from_id")) in my_ids:
                     chat.me = msg.sender
             yield msg
-    except ijson.common.IncompleteJSONError as exc:
+    except (ijson.common.IncompleteJSONError, UnicodeDecodeError) as exc:
         where = f"message {n + 1}" + (f" (after id {last_id})" if last_id is not None else "")
         if not ctx.partial:
             raise ParseError(path, f"invalid or truncated JSON: {exc}", where) from exc
