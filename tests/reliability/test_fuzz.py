@@ -302,3 +302,16 @@ def test_store_stays_consistent_after_fuzzing():
 def test_seeds_parse(target):
     """The seeds are valid exports: the fuzzer starts from inputs that reach the message code."""
     assert consume(target, _SEEDS[target][1], False) == "parsed"
+
+
+@pytest.mark.parametrize("target, data", [
+    ("discord", b'{"channel": 5, "guild": [], "messages": [{"author": 1, "reference": true, "type": [1], '
+                b'"stickers": [{"name": {"a": 1}}]}]}'),
+    ("messenger", b'{"participants": 5, "messages": [{"timestamp_ms": 1e300}, {"timestamp_ms": -100000000000000000000}]}'),
+    ("telegram", b'{"name": "B", "id": 2, "messages": [{"id": 1, "text": "caf\xe9"}]}'),
+    ("telegram-all", b'{"chats": {"list": [{"name": "B", "id": 2, "messages": [{"id": 1, "text": "caf\xe9"}]}]}}'),
+], ids=["discord-types", "messenger-timestamps", "telegram-utf8", "telegram-all-utf8"])
+def test_crashes_the_fuzzer_found_stay_fixed(target, data):
+    """Inputs that once raised AttributeError/TypeError/OverflowError/UnicodeDecodeError."""
+    for partial in (False, True):
+        assert consume(target, data, partial) in ("parsed", "refused")
