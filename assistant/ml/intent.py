@@ -219,6 +219,9 @@ def tune_thresholds(p: np.ndarray, y: np.ndarray) -> np.ndarray:
     grid = np.linspace(0.05, 0.9, 35)
     th = np.full(p.shape[1], 0.5, dtype=np.float32)
     for j in range(p.shape[1]):
+        if not y[:, j].any():  # no dev example of this label: stay conservative
+            th[j] = float(grid[-1])
+            continue
         best = -1.0
         for t in grid:
             d = p[:, j] >= t

@@ -215,7 +215,7 @@ def fit_params(keys: np.ndarray, values: Sequence, match_fn=None, epochs: int = 
         opt.step()
         if progress:
             progress(ep + 1, epochs, f"preference memory loss {loss.item():.3f}")
-    params = PreferenceParams(**{**asdict(base), "temperature": float(log_t.exp().clamp(0.005, 1.0)),
+    params = PreferenceParams(**{**asdict(base), "temperature": float(log_t.detach().exp().clamp(0.005, 1.0)),
                                  "scale": log_scale.exp().detach().numpy().round(5).tolist(), "trained": True})
     return params
 

@@ -46,7 +46,8 @@ def test_trains_on_goemotions_format_and_roundtrips(tiny_goemotions, tmp_path):
 
     head, rep = train_intent(tiny_goemotions, get_embedder(), train_limit=None, epochs=25, seed=0)
     res = evaluate_intent(head, tiny_goemotions, "test")
-    assert res["macro_f1"] > 0.5 and res["top1_accuracy"] > 0.6  # chance is 1/28
+    present = [res["per_label_f1"][l] for l in ("gratitude", "joy", "sadness", "neutral")]
+    assert np.mean(present) > 0.5 and res["top1_accuracy"] > 0.6  # chance is 1/28
     p = head.predict(["thank you very much for this"])[0]
     assert max(p, key=p.get) == "gratitude"
     path = tmp_path / "intent.pt"
