@@ -17,6 +17,15 @@ from assistant.library.catalog import Catalog
 from assistant.memory.bank import Bank
 
 log = logging.getLogger(__name__)
+_EMBEDDER_FIX = "run `sticker-assistant models verify`; it says how to repair the embedder"
+
+
+class ModelUnavailable(RuntimeError):
+    """A model role could not be loaded: features that need it are off, the rest keep working."""
+
+    def __init__(self, role: str, why: str, fix: str = "") -> None:
+        super().__init__(f"the {role} model is unavailable ({why})" + (f"; fix: {fix}" if fix else ""))
+        self.role, self.why, self.fix = role, why, fix
 
 
 @dataclass
@@ -37,6 +46,7 @@ class App:
         self._clip = None
         self._clip_checked = False
         self._overrides: dict[str, object] = {}
+        self.failed: dict[str, str] = {}  # role -> why it failed to load (features() reports it)
 
     # --- shared services ----------------------------------------------------------------------
     @property
@@ -49,11 +59,19 @@ class App:
 
     @property
     def embedder(self):
+        """The text embedder; raises ModelUnavailable (not a raw loader error) when it cannot load."""
         if "embedder" in self._overrides:
+            if self._overrides["embedder"] is None:
+                raise ModelUnavailable("embedder", "switched off", _EMBEDDER_FIX)
             return self._overrides["embedder"]
         from assistant.ml.embedder import get_embedder
 
-        return get_embedder()
+        try:
+            return get_embedder()
+        except Exception as exc:  # noqa: BLE001 - any loader failure means the same to the user
+            log.warning("embedder failed to load: %s", exc)
+            self.failed["embedder"] = f"failed to load ({type(exc).__name__}: {exc})"
+            raise ModelUnavailable("embedder", f"{type(exc).__name__}: {exc}", _EMBEDDER_FIX) from exc
 
     @property
     def clip(self):
@@ -82,7 +100,13 @@ class App:
                            ("summarizer", "Memory-bank summaries"),
                            ("clip", "Image matching, zero-shot labels and text-to-image search")):
             if role in self._overrides:
-                out.append(Feature(name, self._overrides[role] is not None))
+                on = self._overrides[role] is not None
+                out.append(Feature(name, on, "" if on else f"{role} model switched off",
+                                   "" if on else "run `sticker-assistant models verify`"))
+                continue
+            if role in self.failed:
+                out.append(Feature(name, False, f"{role} model {self.failed[role]}",
+                                   "run `sticker-assistant models verify`; it says how to repair it"))
                 continue
             st = verify(role, self.config.models_dir)
             on = st.status is Status.INSTALLED

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args.command is None else 2
     if getattr(args, "no_app", False):
         return handler(None, args) or 0
-    from assistant.app import App
+    from assistant.app import App, ModelUnavailable
     from assistant.config import Config
     from assistant.library.catalog import CatalogError
 
@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted; finished work is kept", file=sys.stderr)
         return 130
     except CatalogError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ModelUnavailable as exc:  # a feature that needs a model that cannot load: say which, and the fix
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -46,7 +46,11 @@ def describe(app, sticker_ids: list[int] | None = None, *, progress: Progress | 
     if ocr:
         from assistant.ml.ocr import get_ocr
 
-        reader = get_ocr()
+        try:
+            reader = get_ocr()
+        except Exception as exc:  # noqa: BLE001 - a broken OCR install must not stop the rest
+            log.warning("OCR failed to load; describing without reading words: %s", exc)
+            app.failed["ocr"] = f"failed to load ({type(exc).__name__}: {exc})"
     total, done = len(ids), 0
     progress(0, total, "describing")
     pending: list[int] = []  # described, not yet indexed: the embedder pays a fixed cost per call

@@ -9,6 +9,7 @@ import logging
 
 import numpy as np
 
+from assistant.app import ModelUnavailable
 from assistant.domain import Sticker
 from assistant.jobs import CancelToken, Progress, no_progress
 from assistant.library.catalog import now
@@ -56,7 +57,18 @@ def reindex(app, ids: list[int] | None = None, *, progress: Progress | None = No
             cancel.check()
         chunk = stickers[i:i + BATCH]
         texts = [sticker_text(s) for s in chunk]
-        vecs = _embed_unique(app, texts)
+        try:
+            vecs = _embed_unique(app, texts)
+        except ModelUnavailable as exc:
+            # No text vectors without the embedder: leave indexed_at unset so `library reindex`
+            # completes the index once the model works; catalog search and the rest go on.
+            log.warning("sticker text index skipped: %s", exc)
+            if clip is not None:
+                have = set(app.bank.get(STICKER_IMAGES, ids=[str(s.id) for s in chunk])["ids"])
+                _index_images(app, clip, chunk, have, image_vectors or {})
+            done += len(chunk)
+            progress(done, total, "indexing")
+            continue
         app.bank.upsert(STICKER_TEXTS, [str(s.id) for s in chunk], vecs, [metadata(s) for s in chunk], texts)
         if clip is not None:
             have = set(app.bank.get(STICKER_IMAGES, ids=[str(s.id) for s in chunk])["ids"])

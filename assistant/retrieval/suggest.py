@@ -30,11 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.app import ModelUnavailable
 from assistant.domain import Sticker, Suggestion, Utterance
 from assistant.memory.bank import STICKER_IMAGES, STICKER_TEXTS
 from assistant.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, diverse_order, fuse, standardise
 
 log = logging.getLogger(__name__)
+_FALLBACK_DIM = 384  # multilingual-e5-small's width, for the zero vector when the embedder is off
 
 MATRIX_LIMIT = 60_000  # above this many stickers, candidates come from Chroma's HNSW instead
 POOL_PER_SIGNAL = 150  # candidates taken from each retrieval signal
@@ -131,6 +133,10 @@ class Suggester:
     def features_off(self) -> list[str]:
         """Signals that are off right now, each with how to turn it on (for the CLI and the GUI)."""
         off = []
+        if "embedder" in self.app.failed or ("embedder" in self.app._overrides
+                                              and self.app._overrides["embedder"] is None):
+            off.append("text embedder unavailable: text matching and memories off — run "
+                       "`sticker-assistant models verify` (it says how to repair it)")
         if self.app.clip is None:
             off.append("CLIP not installed: image matching off — run `sticker-assistant models install clip` "
                        "or `sticker-assistant models import clip FILE`")
@@ -226,12 +232,18 @@ class Suggester:
         return context_text(texts, max_turns=CONTEXT_TURNS)
 
     def _query_vector(self, text: str) -> np.ndarray:
+        """The context's text vector (cached); a zero vector when the embedder cannot load."""
         with self._lock:
             v = self._vec_cache.get(text)
             if v is not None:
                 self._vec_cache.move_to_end(text)
                 return v
-        v = self.app.embedder.query([text or "."])[0].astype(np.float32)
+        try:
+            v = self.app.embedder.query([text or "."])[0].astype(np.float32)
+        except ModelUnavailable:
+            # Text matching is off: a zero vector scores every sticker alike on text, so the other
+            # signals (emoji, usage, preference, CLIP) decide; features_off() says why.
+            return np.zeros(_FALLBACK_DIM, np.float32)
         with self._lock:
             self._vec_cache[text] = v
             while len(self._vec_cache) > 256:
@@ -360,6 +372,9 @@ class Suggester:
         # Favourites and the user's most-used stickers are always in the pool.
         candidates |= set(np.flatnonzero(lib.favourite & visible).tolist())
         candidates |= _top_rows(lib.usage, visible & (lib.use_count > 0), MOST_USED)
+        if not candidates and not qvec.any():
+            # Text matching is off (no embedder): the visible library, favourites and most used first.
+            candidates |= _top_rows(lib.usage + lib.favourite, visible, POOL_PER_SIGNAL)
 
         rows = np.array(sorted(r for r in candidates if visible[r]), dtype=np.int64)
         pool = [int(lib.ids[r]) for r in rows]
