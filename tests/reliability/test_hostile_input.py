@@ -269,3 +269,91 @@ def test_control_characters_in_export_names_are_escaped(app, tmp_path, capsys):
     main(["--data-dir", str(app.config.data_dir), "import", str(f)])
     _no_raw_controls(capsys.readouterr().out)
     assert os.path.exists(f)
+
+
+# --- markup in the GUI: shown as typed, never rendered as rich text or live links -------------------
+MARKUP = '<a href="http://evil.example/x">click</a><img src="file:///etc/passwd">'
+
+
+def _markup_app(app, tmp_path):
+    from assistant.domain import Memory
+    from assistant.memory import memories
+
+    f = tmp_path / "WhatsApp Chat with <b>Bob<b>.txt"  # no "/" in a file name
+    f.write_text("\n".join([f"12/01/2021, 10:00 - Ann: {MARKUP}", f"12/01/2021, 10:01 - <i>Bob</i>: {MARKUP} too"])
+                 + "\n", encoding="utf-8")
+    assert import_path(app, f).ok
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(_png_bytes())
+    (folder / "b.png").write_bytes(_png_bytes((0, 0, 200, 255)))
+    assert ingest.add_folder(app, folder, pack=MARKUP).stickers_added == 2
+    with app.catalog.transaction() as conn:
+        conn.execute("UPDATE stickers SET description=?, ocr_text=?, intent=?", (MARKUP, MARKUP, "<b>happy</b>"))
+        conn.executemany("INSERT INTO sticker_tags(sticker_id, tag) VALUES(?, ?)",
+                         [(r[0], MARKUP) for r in conn.execute("SELECT id FROM stickers").fetchall()])
+        sid, cid = conn.execute("SELECT id, chat_id FROM sessions LIMIT 1").fetchone()
+    memories.save(app, Memory(session_id=sid, chat_id=cid, summary=MARKUP, topics=[MARKUP], mood="<u>x</u>"))
+    return app
+
+
+def _raw(text: str) -> bool:
+    return "<a href=" in text or "<img src=" in text or "<b>Bob" in text or "<i>Bob" in text
+
+
+def test_markup_in_messages_tags_and_summaries_shows_as_text(app, tmp_path, qtbot):
+    from PySide6.QtCore import QModelIndex, Qt
+    from PySide6.QtWidgets import QAbstractItemView, QLabel, QListWidget, QTreeWidget, QWidget
+
+    from assistant.gui.main_window import MainWindow
+
+    _markup_app(app, tmp_path)
+    w = MainWindow(app, palette="light")
+    w.import_view.background_after_import = False
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    try:
+        lib = w.library_view
+        w.tabs.setCurrentWidget(lib)
+        qtbot.waitUntil(lambda: lib.model.rowCount() == 2, timeout=30_000)
+        lib.grid.setCurrentIndex(lib.model.index(0, 0))
+        qtbot.waitUntil(lambda: lib.details.description.toPlainText() == MARKUP, timeout=10_000)
+        mem = w.memory_view
+        w.tabs.setCurrentWidget(mem)
+        qtbot.waitUntil(lambda: mem.sessions.topLevelItemCount() >= 1, timeout=30_000)
+        mem.sessions.setCurrentItem(mem.sessions.topLevelItem(0))
+        qtbot.wait(100)
+        # shown literally where it is shown
+        assert MARKUP in mem.detail.toPlainText()
+
+        seen = 0
+        for label in w.findChildren(QLabel):
+            if _raw(label.text()):
+                seen += 1
+                assert label.textFormat() == Qt.TextFormat.PlainText, label.text()
+                assert not label.openExternalLinks()
+        for widget in [w, *w.findChildren(QWidget)]:
+            assert not _raw(widget.toolTip()), (type(widget).__name__, widget.toolTip())
+        for lw in w.findChildren(QListWidget):
+            for i in range(lw.count()):
+                assert not _raw(lw.item(i).toolTip()), lw.item(i).toolTip()
+        for tw in w.findChildren(QTreeWidget):
+            for i in range(tw.topLevelItemCount()):
+                item = tw.topLevelItem(i)
+                for c in range(tw.columnCount()):
+                    assert not _raw(item.toolTip(c)), item.toolTip(c)
+        for view in w.findChildren(QAbstractItemView):
+            model = view.model()
+            if model is None:
+                continue
+            for r in range(min(model.rowCount(QModelIndex()), 50)):
+                tip = model.data(model.index(r, 0), Qt.ItemDataRole.ToolTipRole)
+                if isinstance(tip, str):
+                    assert not _raw(tip), tip
+                    if "evil.example" in tip:
+                        seen += 1  # the sticker tooltip carries the pack, escaped
+        assert seen >= 1  # the sweep looked at the hostile text somewhere
+    finally:
+        w.runner.cancel_all()
+        w.runner.wait(30_000)
