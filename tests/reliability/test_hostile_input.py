@@ -118,10 +118,12 @@ DEEP = 100_000
                     + "[" * DEEP + "]" * DEEP + "}]}"),
     ("result.json", '{"chats": {"list": [{"name": "B", "id": 2, "messages": [{"id": 1, "text": '
                     + '{"a":' * DEEP + "1" + "}" * DEEP + "}]}]}}"),
+    ("result.json", '{"name": "B", "id": 3, "messages": [{"id": 1, "text": '
+                    + '{"a_rather_long_key_name_here": ' * DEEP + "1" + "}" * DEEP + "}]}"),
     ("dc.json", '{"channel": {"id": "1"}, "messages": [' + "[" * DEEP + "]" * DEEP + "]}"),
     ("message_1.json", '{"participants": [], "messages": [' + "[" * DEEP + "]" * DEEP + "]}"),
     ("message_1.json", '{"participants": [], "messages": [{"content": ' + "[" * 900 + "]" * 900 + "}]}"),
-], ids=["tg-array", "tg-text", "tg-all-object", "discord", "messenger", "messenger-900"])
+], ids=["tg-array", "tg-text", "tg-all-object", "tg-long-keys", "discord", "messenger", "messenger-900"])
 def test_deeply_nested_json_is_refused_or_read(app, tmp_path, name, doc):
     f = tmp_path / name
     f.write_text(doc)
