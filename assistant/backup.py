@@ -9,7 +9,6 @@ Restore unpacks into a fresh directory, checks every hash, and only then swaps i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from assistant import __version__
+from assistant.hashing import sha256_file
 from assistant.library.catalog import SCHEMA_VERSION, Catalog
 
 FORMAT_VERSION = 1
@@ -29,14 +29,6 @@ INCLUDE_FILES = ("settings.json",)
 
 class BackupError(RuntimeError):
     pass
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def backup(data_dir: Path, target: Path) -> dict:
@@ -57,12 +49,12 @@ def backup(data_dir: Path, target: Path) -> dict:
         tmp_target = target.with_suffix(".zip.part")
         with zipfile.ZipFile(tmp_target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.write(snap, "catalog.sqlite3")
-            files["catalog.sqlite3"] = _sha256(snap)
+            files["catalog.sqlite3"] = sha256_file(snap)
             for name in INCLUDE_FILES:
                 p = data_dir / name
                 if p.is_file():
                     zf.write(p, name)
-                    files[name] = _sha256(p)
+                    files[name] = sha256_file(p)
             for d in INCLUDE_DIRS:
                 root = data_dir / d
                 if not root.is_dir():
@@ -72,7 +64,7 @@ def backup(data_dir: Path, target: Path) -> dict:
                         arc = p.relative_to(data_dir).as_posix()
                         # stickers are already compressed images: store, don't deflate again
                         zf.write(p, arc, compress_type=zipfile.ZIP_STORED)
-                        files[arc] = _sha256(p)
+                        files[arc] = sha256_file(p)
             manifest = {"format": FORMAT_VERSION, "app_version": __version__, "schema": schema,
                         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": files}
             zf.writestr("manifest.json", json.dumps(manifest, indent=1))
@@ -111,7 +103,7 @@ def restore(source: Path, data_dir: Path, *, overwrite: bool = False) -> dict:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(arc) as src, open(out, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                if _sha256(out) != digest:
+                if sha256_file(out) != digest:
                     raise BackupError(f"{source}: {arc} is corrupt (checksum mismatch)")
             Catalog(staging / "catalog.sqlite3").close()  # migrates an older schema forward
             if os.name == "posix":

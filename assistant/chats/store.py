@@ -21,6 +21,7 @@ from assistant.chats.base import Importer, ParseContext, ParsedChat, ParseError
 from assistant.chats.detect import FORMATS, Detected, detect
 from assistant.chats.zipsafe import safe_extract
 from assistant.domain import ImportProblem, ImportReport, StickerIdKind, StickerRef
+from assistant.hashing import sha256_file
 from assistant.jobs import CancelToken, Cancelled, Progress, no_progress
 from assistant.library.catalog import now
 
@@ -58,14 +59,6 @@ def epoch_seconds(t: datetime | None) -> float | None:
     return (t - _EPOCH).total_seconds()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class _Writer:
     """State for one import: sticker-ref and file-hash caches shared across its chats."""
 
@@ -97,7 +90,7 @@ class _Writer:
         if kind is StickerIdKind.SHA256:
             sha = self.file_sha.get(st.file)  # type: ignore[arg-type]
             if sha is None:
-                sha = self.file_sha[st.file] = _sha256_file(st.file)  # type: ignore[index,arg-type]
+                sha = self.file_sha[st.file] = sha256_file(st.file)  # type: ignore[index,arg-type]
             return f"sha256:{sha}", kind.value
         if kind is StickerIdKind.EMOJI:
             return f"emoji:{st.emoji}", kind.value

@@ -8,11 +8,11 @@ zip's declared sizes can lie.
 
 from __future__ import annotations
 
-import stat
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from assistant.chats.base import ParseError
+from assistant.zipsafe import UnsafeZip, safe_members
 
 MAX_TOTAL_BYTES = 4 * 1024**3  # 4 GiB uncompressed in all
 MAX_RATIO = 200  # uncompressed/compressed per entry; text compresses ~10x, media ~1x
@@ -23,33 +23,11 @@ _CHUNK = 1 << 20
 def check_entries(zf: zipfile.ZipFile, zip_path: Path, max_total: int = MAX_TOTAL_BYTES,
                   max_ratio: float = MAX_RATIO) -> list[zipfile.ZipInfo]:
     """Return the regular-file entries, or raise ParseError naming the first unsafe one."""
-    infos = zf.infolist()
-    if len(infos) > MAX_ENTRIES:
-        raise ParseError(zip_path, f"the zip holds {len(infos)} entries (more than {MAX_ENTRIES}); "
-                         "refusing it as a possible zip bomb")
-    total = 0
-    files = []
-    for info in infos:
-        name = info.filename
-        mode = info.external_attr >> 16
-        if stat.S_ISLNK(mode):
-            raise ParseError(zip_path, "the zip contains a symbolic link; refusing to extract it",
-                             f"entry {name!r}")
-        p = PurePosixPath(name.replace("\\", "/"))
-        if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in p.parts:
-            raise ParseError(zip_path, "the zip has an entry that points outside its folder "
-                             "(absolute path or '..'); refusing to extract it", f"entry {name!r}")
-        if info.is_dir():
-            continue
-        total += info.file_size
-        if total > max_total:
-            raise ParseError(zip_path, f"the zip would expand to more than {max_total // 1024**2} MiB; "
-                             "refusing it as a possible zip bomb", f"entry {name!r}")
-        if info.file_size > 1_000_000 and info.file_size > max_ratio * max(info.compress_size, 1):
-            raise ParseError(zip_path, f"entry compresses {info.file_size / max(info.compress_size, 1):.0f}:1 "
-                             f"(limit {max_ratio}:1); refusing it as a possible zip bomb", f"entry {name!r}")
-        files.append(info)
-    return files
+    try:
+        return safe_members(zf, max_entries=MAX_ENTRIES, max_total=max_total, max_ratio=max_ratio,
+                            inside="its folder")
+    except UnsafeZip as exc:
+        raise ParseError(zip_path, f"the zip {exc}", f"entry {exc.entry!r}" if exc.entry else None) from None
 
 
 def safe_extract(zip_path: Path, dest: Path, max_total: int = MAX_TOTAL_BYTES,

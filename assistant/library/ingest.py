@@ -23,6 +23,9 @@ from assistant.domain import ImportProblem, ImportReport
 from assistant.jobs import CancelToken, Progress, no_progress
 from assistant.library import files
 from assistant.library.catalog import now, sticker_file
+from assistant.zipsafe import UnsafeZip
+from assistant.zipsafe import read_member as _read_member
+from assistant.zipsafe import safe_members as _safe_members
 
 log = logging.getLogger(__name__)
 
@@ -304,43 +307,14 @@ def _remember_folder(app, root: Path) -> None:
 
 
 # --- zip packs -----------------------------------------------------------------------------------
-class UnsafeZip(ValueError):
-    pass
-
-
 def safe_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    """The regular-file members of a zip, or UnsafeZip naming the first unsafe entry."""
-    infos = zf.infolist()
-    if len(infos) > ZIP_MAX_MEMBERS:
-        raise UnsafeZip(f"holds {len(infos):,} entries (more than {ZIP_MAX_MEMBERS:,}); refused as a zip bomb")
-    total, out = 0, []
-    for info in infos:
-        name = info.filename
-        if stat.S_ISLNK(info.external_attr >> 16):
-            raise UnsafeZip(f"entry {name!r} is a symbolic link; refused")
-        parts = PurePosixPath(name.replace("\\", "/")).parts
-        if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
-            raise UnsafeZip(f"entry {name!r} points outside the pack (absolute path or '..'); refused")
-        if info.is_dir():
-            continue
-        total += info.file_size
-        if total > ZIP_MAX_TOTAL:
-            raise UnsafeZip(f"would expand to more than {ZIP_MAX_TOTAL // 2**20} MiB; refused as a zip bomb")
-        if info.file_size > 1_000_000 and info.file_size > ZIP_MAX_RATIO * max(info.compress_size, 1):
-            raise UnsafeZip(f"entry {name!r} compresses {info.file_size // max(info.compress_size, 1)}:1 "
-                            f"(limit {ZIP_MAX_RATIO}:1); refused as a zip bomb")
-        out.append(info)
-    return out
+    """The regular-file members of a sticker pack, or UnsafeZip naming the first unsafe entry."""
+    return _safe_members(zf, max_entries=ZIP_MAX_MEMBERS, max_total=ZIP_MAX_TOTAL, max_ratio=ZIP_MAX_RATIO,
+                         inside="the pack")
 
 
 def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int = files.MAX_FILE_BYTES) -> bytes:
-    """Read one member, never more than its declared size (declared sizes can lie) nor `limit`."""
-    cap = min(info.file_size, limit)
-    with zf.open(info) as fh:
-        data = fh.read(cap + 1)
-    if len(data) > cap:
-        raise UnsafeZip(f"entry {info.filename!r} expands beyond its declared size or {limit // 2**20} MB")
-    return data
+    return _read_member(zf, info, limit)
 
 
 def _add_zip(app, path: Path, pack: str | None, report: ImportReport, counts: dict, seen: set[str],

@@ -20,9 +20,11 @@ import tempfile
 import urllib.request
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+
+from assistant.hashing import sha256_file
 
 Progress = Callable[[int, int, str], None]  # (done, total, what)
 
@@ -130,14 +132,6 @@ class ModelError(RuntimeError):
 
 
 # --------------------------------------------------------------------------------------------------
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _hash_cache(models_dir: Path) -> dict:
     try:
         return json.loads((models_dir / "checksums.json").read_text())
