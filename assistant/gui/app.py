@@ -132,6 +132,9 @@ def run_gui(app_core, *, compact: bool = False, palette: str | None = None,
             window.show_compact_panel()
         else:
             window.show()
+            from assistant.gui.welcome import maybe_show_welcome
+
+            maybe_show_welcome(window, app_core)  # once per data folder, non-blocking
         return qapp.exec()
     finally:
         guard.release()
