@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from assistant.ml.intent import LABELS, SHIPPED, IntentHead, evaluate_intent, macro_f1, train_intent, tune_thresholds
+from assistant.ml.intent import (LABELS, MIX_GRID, SHIPPED, IntentHead, evaluate_intent, macro_f1, train_intent,
+                                 tune_thresholds)
 
 torch.set_num_threads(1)
 
@@ -48,6 +49,7 @@ def test_trains_on_goemotions_format_and_roundtrips(tiny_goemotions, tmp_path):
     res = evaluate_intent(head, tiny_goemotions, "test")
     present = [res["per_label_f1"][l] for l in ("gratitude", "joy", "sadness", "neutral")]
     assert np.mean(present) > 0.5 and res["top1_accuracy"] > 0.6  # chance is 1/28
+    assert head.mix in MIX_GRID and head.meta["mix"] == head.mix  # the views' weight was chosen on dev
     p = head.predict(["thank you very much for this"])[0]
     assert max(p, key=p.get) == "gratitude"
     path = tmp_path / "intent.pt"
@@ -55,6 +57,7 @@ def test_trains_on_goemotions_format_and_roundtrips(tiny_goemotions, tmp_path):
     again = IntentHead.from_file(path, get_embedder())
     texts = [t for t, _ in ROWS]
     np.testing.assert_allclose(again.probs(texts), head.probs(texts), atol=2e-3)  # fp16 storage
+    assert again.mix == head.mix
     dist = again.distribution(["so sad"])[0]
     assert abs(sum(dist.values()) - 1) < 1e-6
     vec = get_embedder().query(["thanks!"])[0]
