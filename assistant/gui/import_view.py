@@ -303,17 +303,30 @@ class ImportView(QWidget):
             self.imported.emit(report)
 
     def start_background_work(self) -> None:
-        """Describe new stickers and summarise new sessions; one run of each at a time."""
-        for key, title, fn in (("describe", "Describing stickers (words, labels, search vectors)",
-                                _describe(self.app_core)),
-                               ("memories", "Building the memory bank (session summaries)",
-                                _build_memories(self.app_core))):
-            running = self._background.get(key)
-            if running is not None and not running.is_done:
-                continue  # the running pass will not see the new items; run once more after it
-            job = self._start(title, "background", fn, background=True)
-            self._background[key] = job
-            job.finished.connect(lambda result, k=key, j=job: self._background_finished(k, j, result))
+        """Describe new stickers, then summarise new sessions: one after the other, one pass at a time.
+
+        In sequence, not side by side: the summaries name stickers by the words OCR reads on them, and
+        OCR and llama.cpp each keep every core busy, so running both at once slows each several-fold.
+        A request while a pass runs queues exactly one more pass (the running one misses new items).
+        """
+        if any(not job.is_done for job in self._background.values()):
+            self._pending_background = True
+            return
+        self._run_background_step(0)
+
+    def _run_background_step(self, index: int) -> None:
+        steps = (("describe", "Describing stickers (words, labels, search vectors)", _describe),
+                 ("memories", "Building the memory bank (session summaries)", _build_memories))
+        if index >= len(steps):
+            if self._pending_background:
+                self._pending_background = False
+                self._run_background_step(0)
+            return
+        key, title, make = steps[index]
+        job = self._start(title, "background", make(self.app_core), background=True)
+        self._background[key] = job
+        job.finished.connect(lambda result, k=key, j=job: self._background_finished(k, j, result))
+        job.done.connect(lambda i=index: self._run_background_step(i + 1))  # after finish, failure or cancel
 
     def _background_finished(self, key: str, job: Job, result) -> None:
         for row in self.rows:

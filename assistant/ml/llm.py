@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import atexit
 import threading
 import time
 from dataclasses import dataclass
@@ -203,6 +204,18 @@ class LlamaCppLLM:
 
 _cache: dict[tuple, LlamaCppLLM] = {}
 _cache_lock = threading.Lock()
+
+
+def close_all() -> None:
+    """Free cached models before interpreter teardown: llama_cpp's own __del__ runs too late then (its C
+    bindings are already gone) and prints a TypeError traceback at the end of every CLI run."""
+    with _cache_lock:
+        for llm in _cache.values():
+            llm.close()
+        _cache.clear()
+
+
+atexit.register(close_all)
 
 
 def resolve_model_path(config) -> Path:
