@@ -103,3 +103,12 @@ def tiny_clip():
     model, _, preprocess = open_clip.create_model_and_transforms("tiny-test-clip", pretrained=None)
     tokenizer = open_clip.get_tokenizer("ViT-B-32")
     return ClipEncoder(model, preprocess, tokenizer, device="cpu", name="tiny-test-clip")
+
+
+# CI runs the property tests derandomized: the same examples on every run, so a CI result is
+# reproducible; local runs keep exploring (and keep hypothesis' example database).
+from hypothesis import settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    _hyp_settings.load_profile("ci")
