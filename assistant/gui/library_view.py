@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from assistant.domain import Sticker
+from assistant.gui.lazy import ReloadWhenShown
 from assistant.gui.thumbs import ThumbnailCache, plain_tooltip
 from assistant.gui.workers import JobRunner
 
@@ -330,7 +331,7 @@ class DuplicatesDialog(QDialog):
         button.setText("Merged")
 
 
-class LibraryView(QWidget):
+class LibraryView(ReloadWhenShown, QWidget):
     def __init__(self, app_core, runner: JobRunner, parent=None) -> None:
         super().__init__(parent)
         self.app_core = app_core
@@ -446,19 +447,9 @@ class LibraryView(QWidget):
         return btn
 
     # --- loading -------------------------------------------------------------------------------
-    def on_shown(self) -> None:
-        if self._stale:
-            self.reload_filters()
-            self.refresh()
-
-    def showEvent(self, event) -> None:  # noqa: N802
-        super().showEvent(event)
-        self.on_shown()
-
-    def mark_stale(self) -> None:
-        self._stale = True
-        if self.isVisible():
-            self.on_shown()
+    def reload_all(self) -> None:
+        self.reload_filters()
+        self.refresh()
 
     def reload_filters(self) -> None:
         conn = self.app_core.catalog.conn

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QListWidget, QLis
                                QProgressBar, QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                                QWidget)
 
+from assistant.gui.lazy import ReloadWhenShown
 from assistant.gui.thumbs import plain_tooltip
 from assistant.gui.workers import Job, JobRunner
 
@@ -29,7 +30,7 @@ def _fmt_time(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "—"
 
 
-class MemoryView(QWidget):
+class MemoryView(ReloadWhenShown, QWidget):
     def __init__(self, app_core, runner: JobRunner, parent=None) -> None:
         super().__init__(parent)
         self.app_core = app_core
@@ -89,19 +90,9 @@ class MemoryView(QWidget):
         outer.addWidget(split, 1)
 
     # --- loading -------------------------------------------------------------------------------
-    def on_shown(self) -> None:
-        if self._stale:
-            self.reload_chats()
-            self.reload()
-
-    def showEvent(self, event) -> None:  # noqa: N802
-        super().showEvent(event)
-        self.on_shown()
-
-    def mark_stale(self) -> None:
-        self._stale = True
-        if self.isVisible():
-            self.on_shown()
+    def reload_all(self) -> None:
+        self.reload_chats()
+        self.reload()
 
     def reload_chats(self) -> None:
         current = self.chats.currentItem().data(Qt.ItemDataRole.UserRole) if self.chats.currentItem() else None
