@@ -181,22 +181,13 @@ def _run(root: Path, window_ms: int, log, failures: list[str], started: float) -
 
 def _clip_check(root: Path) -> str:
     """The CLIP code path without downloaded weights: what a user gets once they import a checkpoint."""
-    from assistant.ml.clip import ClipEncoder
-    from assistant.ml.torchvision_shim import ensure_torchvision
-
-    ensure_torchvision()
-    import open_clip
-    import torch
     from PIL import Image
 
-    torch.manual_seed(0)
-    cfg = {"embed_dim": 32,
-           "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
-           "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
-    open_clip.factory._MODEL_CONFIGS["selftest-tiny-clip"] = cfg
-    model, _, preprocess = open_clip.create_model_and_transforms("selftest-tiny-clip", pretrained=None)
-    tokenizer = open_clip.get_tokenizer("ViT-B-32")  # reads the bundled BPE vocabulary and model config
-    enc = ClipEncoder(model, preprocess, tokenizer, device="cpu", name="selftest-tiny-clip")
+    from assistant.ml.clip import tiny_encoder
+
+    enc = tiny_encoder(dim=32, layers=1)  # applies the torchvision shim before open_clip is imported
+    import open_clip
+    import torch
     sticker = next((root / "demo-export" / "stickers").glob("*.webp"), None)
     image = Image.open(sticker).convert("RGB") if sticker else Image.new("RGB", (64, 64), (200, 80, 80))
     iv, tv = enc.encode_images([image]), enc.encode_texts(["a happy sticker"])

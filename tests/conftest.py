@@ -88,21 +88,9 @@ def summarizer_gguf(models_dir) -> Path:
 @pytest.fixture(scope="session")
 def tiny_clip():
     """A tiny randomly initialised open_clip model: real code path, no downloaded weights."""
-    from assistant.ml.clip import ClipEncoder
-    from assistant.ml.torchvision_shim import ensure_torchvision
+    from assistant.ml.clip import tiny_encoder
 
-    ensure_torchvision()
-    import open_clip
-    import torch
-
-    torch.manual_seed(0)
-    cfg = {"embed_dim": 64,
-           "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
-           "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}
-    open_clip.factory._MODEL_CONFIGS["tiny-test-clip"] = cfg
-    model, _, preprocess = open_clip.create_model_and_transforms("tiny-test-clip", pretrained=None)
-    tokenizer = open_clip.get_tokenizer("ViT-B-32")
-    return ClipEncoder(model, preprocess, tokenizer, device="cpu", name="tiny-test-clip")
+    return tiny_encoder(dim=64, layers=2)
 
 
 # CI runs the property tests derandomized: the same examples on every run, so a CI result is

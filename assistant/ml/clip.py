@@ -73,6 +73,28 @@ def create_encoder(model_name: str, checkpoint: Path | None, device: str = "cpu"
     return ClipEncoder(model, preprocess, tokenizer, device=device, name=model_name)
 
 
+def tiny_encoder(dim: int = 64, layers: int = 2, seed: int = 0) -> ClipEncoder:
+    """A tiny randomly initialised open_clip model: the real encoder code path with nothing to download.
+
+    For `--selftest` and the tests only; its vectors carry no meaning, so it never ranks real stickers.
+    """
+    from assistant.ml.torchvision_shim import ensure_torchvision
+
+    ensure_torchvision()
+    import open_clip
+    import torch
+
+    torch.manual_seed(seed)
+    name = f"tiny-clip-{dim}-{layers}"
+    open_clip.factory._MODEL_CONFIGS[name] = {
+        "embed_dim": dim,
+        "vision_cfg": {"image_size": dim, "layers": layers, "width": dim, "patch_size": 16, "head_width": dim // 2},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": dim, "heads": 2, "layers": layers}}
+    model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=None)
+    tokenizer = open_clip.get_tokenizer("ViT-B-32")  # the BPE vocabulary that ships with open_clip
+    return ClipEncoder(model, preprocess, tokenizer, device="cpu", name=name)
+
+
 _cache: dict[tuple, ClipEncoder] = {}
 _cache_lock = threading.Lock()
 
