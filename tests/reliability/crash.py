@@ -51,14 +51,23 @@ def make_stickers(folder: Path) -> Path:
     return folder
 
 
-def check_chats(data: Path, complete: bool) -> list[str]:
-    problems = []
+def _open_whole(data: Path, complete: bool) -> tuple[sqlite3.Connection | None, list[str]]:
+    """The catalog if it exists and passes integrity_check; else the problems (none when a kill came
+    before anything was written and the job is not yet expected to be complete)."""
     if not (data / "catalog.sqlite3").exists():
-        return ["nothing imported after re-run"] if complete else []  # killed before anything was written
+        return None, (["nothing imported after re-run"] if complete else [])
     conn = sqlite3.connect(data / "catalog.sqlite3")
+    if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+        conn.close()
+        return None, ["integrity_check failed"]
+    return conn, []
+
+
+def check_chats(data: Path, complete: bool) -> list[str]:
+    conn, problems = _open_whole(data, complete)
+    if conn is None:
+        return problems
     try:
-        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            return ["integrity_check failed"]
         rows = conn.execute("SELECT c.id, c.name, COUNT(m.id), SUM(m.session_id IS NULL) FROM chats c "
                             "LEFT JOIN messages m ON m.chat_id=c.id GROUP BY c.id").fetchall()
         for cid, name, n, unsessioned in rows:
@@ -74,13 +83,10 @@ def check_chats(data: Path, complete: bool) -> list[str]:
 
 
 def check_stickers(data: Path, complete: bool) -> list[str]:
-    problems = []
-    if not (data / "catalog.sqlite3").exists():
-        return ["nothing imported after re-run"] if complete else []  # killed before anything was written
-    conn = sqlite3.connect(data / "catalog.sqlite3")
+    conn, problems = _open_whole(data, complete)
+    if conn is None:
+        return problems
     try:
-        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            return ["integrity_check failed"]
         rows = conn.execute("SELECT id, sha256, fmt FROM stickers").fetchall()
         for sid, sha, fmt in rows:
             f = data / "stickers" / sha[:2] / f"{sha}.{fmt}"
@@ -140,13 +146,10 @@ def check_memories(data: Path, complete: bool) -> list[str]:
     import chromadb
     from chromadb.config import Settings
 
-    problems = []
-    if not (data / "catalog.sqlite3").exists():
+    conn, problems = _open_whole(data, complete=False)
+    if conn is None:
         return problems
-    conn = sqlite3.connect(data / "catalog.sqlite3")
     try:
-        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            return ["integrity_check failed"]
         in_sql = {r[0] for r in conn.execute("SELECT session_id FROM memories")}
         from assistant.memory.memories import MIN_MESSAGES
 
