@@ -22,8 +22,9 @@ def run(quick: bool = False) -> str:
     return ("### Crash safety (SIGKILL at spread-out points, then re-run)\n\n"
             + table(["job", "kill points tried", "killed mid-run", "catalog whole after kill", "failures"], rows)
             + "\n\nAfter each kill: `PRAGMA integrity_check` is ok, no chat is half-imported, every sticker row "
-              "has its file with matching SHA-256, a training checkpoint is absent or loads, SQLite and Chroma agree on
-memories (after `memory reindex` where a kill fell between the two); each data dir is killed twice and then re-run to completion.\n")
+              "has its file with matching SHA-256, a training checkpoint is absent or loads, SQLite and Chroma "
+              "agree on memories (after `memory reindex` where a kill fell between the two); each data dir is "
+              "killed twice and then re-run to completion.\n")
 
 
 if __name__ == "__main__":

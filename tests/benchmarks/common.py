@@ -42,7 +42,7 @@ def percentile(xs: list[float], p: float) -> float:
 
 def run_isolated(code: str, timeout: float = 900) -> dict:
     """Run Python code in a fresh process; it must print one JSON object last. Adds peak RSS (MB)."""
-    wrapper = code + "\nimport resource as _r, json as _j\nprint('__RSS__', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+    wrapper = code + "\n" + PEAK_RSS_SNIPPET + "\nprint('__RSS__', int(_peak_rss_mb() * 1024))"
     res = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, timeout=timeout)
     if res.returncode != 0:
         raise RuntimeError(res.stderr[-2000:])
@@ -51,6 +51,22 @@ def run_isolated(code: str, timeout: float = 900) -> dict:
     data = json.loads(next(ln for ln in reversed(lines) if ln.startswith("{")))
     data["peak_rss_mb"] = rss_kb / 1024
     return data
+
+
+# ru_maxrss survives fork+exec on Linux, so a child started by a big parent (the bench runner, with
+# torch loaded) would report the parent's high-water mark; VmHWM belongs to the new process image.
+PEAK_RSS_SNIPPET = """
+def _peak_rss_mb():
+    try:
+        with open('/proc/self/status') as fh:
+            for line in fh:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
 
 
 def self_rss_mb() -> float:
