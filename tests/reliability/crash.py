@@ -11,8 +11,8 @@ from pathlib import Path
 
 from tests.reliability.harness import run_and_kill, run_cli
 
-CHATS = 12
-MESSAGES_PER_CHAT = 300
+CHATS = 30
+MESSAGES_PER_CHAT = 2000  # ~1 s of import work, so kills land mid-run
 STICKERS = 120
 
 
