@@ -48,7 +48,6 @@ def _open_times(n: int, eager: bool) -> list[float]:
 def _stall(n_files: int, on_ui_thread: bool, warm: bool = True) -> dict:
     """Import n sticker files while a 10 ms QTimer ticks; the gaps between ticks are the stalls.
     warm: the import stack was pre-imported in a worker first, as the window does after start-up."""
-    from PySide6.QtCore import QTimer
 
     from assistant.app import App
     from assistant.gui.app import ensure_qapp
@@ -66,22 +65,14 @@ def _stall(n_files: int, on_ui_thread: bool, warm: bool = True) -> dict:
     for p in sorted(STICKERS.glob("*.jpg"))[:n_files]:
         shutil.copy(p, folder / p.name)
     core = App(data_dir=tmp / "data")
-    gaps: list[float] = []
-    last = [time.perf_counter()]
+    from tests.gui.ticks import TickGaps
 
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
+    ticks = TickGaps()
+    ticks.start()
     t0 = time.perf_counter()
     if on_ui_thread:
         qapp.processEvents()
-        last[0] = time.perf_counter()
+        ticks.restart_clock()
         add_folder(core, folder, progress=lambda *a: None, cancel=CancelToken())
         qapp.processEvents()  # the overdue tick records the whole import as one gap
     else:
@@ -92,9 +83,10 @@ def _stall(n_files: int, on_ui_thread: bool, warm: bool = True) -> dict:
             qapp.processEvents()
             time.sleep(0.001)
     elapsed = time.perf_counter() - t0
-    timer.stop()
+    ticks.stop()
     core.close()
     shutil.rmtree(tmp, ignore_errors=True)
+    gaps = ticks.gaps
     return {"elapsed": elapsed, "worst": max(gaps), "p99": percentile(gaps, 99), "ticks": len(gaps)}
 
 

@@ -3,13 +3,12 @@ cancel and a report, while the event loop keeps ticking."""
 
 from __future__ import annotations
 
-import time
-
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from tests.conftest import shared_path
 from tests.gui.conftest import STICKERS, TELEGRAM, wait_jobs
+from tests.gui.ticks import TickGaps
 
 
 def drop(window, paths) -> None:
@@ -53,22 +52,13 @@ def test_drop_telegram_export_imports_into_catalog(window, qtbot):
 def test_drop_sticker_folder_adds_stickers_and_ticks_the_event_loop(window, qtbot):
     folder = shared_path(*STICKERS)
     n_files = sum(1 for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".png", ".webp"})
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
+    ticks = TickGaps()
+    ticks.start()
     drop(window, [folder])
     assert window.import_view.rows[-1].subtitle.text() == "sticker folder"
     wait_jobs(qtbot, window, timeout=300_000)
-    timer.stop()
+    ticks.stop()
+    gaps = ticks.gaps
     assert window.app_core.catalog.count("stickers") >= n_files * 0.9
     worst = max(gaps)
     print(f"\nevent-loop: {len(gaps)} ticks, worst gap {worst * 1000:.0f} ms during a {n_files}-sticker import")
