@@ -17,12 +17,13 @@ import threading
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QIcon, QImage, QKeySequence, QMovie, QShortcut
+from PySide6.QtGui import QIcon, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox, QHBoxLayout, QLabel,
                                QListView, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton,
                                QVBoxLayout, QWidget)
 
 from assistant.domain import Suggestion
+from assistant.gui.animation import GridAnimator
 from assistant.gui.thumbs import ThumbnailCache, load_image, plain_tooltip
 from assistant.gui.workers import Job, JobRunner
 
@@ -162,7 +163,6 @@ class SuggestPanel(QWidget):
         self._current: Job | None = None
         self._own_clipboard = False
         self._last_clipboard = ""
-        self._movies: list[QMovie] = []
         icon = 72 if compact else 112
         self.thumbs = ThumbnailCache(icon, capacity=200, parent=self)
 
@@ -218,6 +218,7 @@ class SuggestPanel(QWidget):
         layout.addLayout(row)
 
         self.grid = SuggestionGrid(app_core, icon)
+        self.animator = GridAnimator(self.grid, icon)
         self.grid.activated_suggestion.connect(self.copy_suggestion)
         self.grid.escape.connect(self._escape)
         layout.addWidget(self.grid, 2)
@@ -317,10 +318,12 @@ class SuggestPanel(QWidget):
     def _show(self, generation: int, suggestions) -> None:
         if generation != self._generation:
             return
-        for movie in self._movies:
-            movie.stop()
-        self._movies = []
-        self.suggestions = list(suggestions or [])
+        self.show_suggestions(list(suggestions or []))
+
+    def show_suggestions(self, suggestions: list[Suggestion]) -> None:
+        """Fill the grid (animated stickers start playing once decoded) and emit `suggestions_ready`."""
+        self.animator.clear()
+        self.suggestions = suggestions
         self.grid.clear()
         for rank, sug in enumerate(self.suggestions, 1):
             s = sug.sticker
@@ -348,24 +351,24 @@ class SuggestPanel(QWidget):
         return paths
 
     def _animate(self, item: QListWidgetItem, sug: Suggestion) -> None:
+        """Animated stickers play from the original file (every library format, .tgs and .webm included),
+        else from the short preview ingest wrote; decoding happens in the animator's thread."""
         s = sug.sticker
-        if not s.animated or s.path is None or s.fmt.lower() not in ("gif", "webp", "apng", "png"):
+        if not s.animated:
             return
-        movie = QMovie(str(s.path))
-        if not movie.isValid():
-            return
-        size = self.grid.iconSize()
-        movie.setScaledSize(QSize(s.width or size.width(), s.height or size.height()).scaled(
-            size, Qt.AspectRatioMode.KeepAspectRatio))
-        movie.frameChanged.connect(lambda _f, m=movie, it=item: it.setIcon(QIcon(m.currentPixmap())))
-        movie.start()
-        self._movies.append(movie)
+        sources: list[tuple[Path, str]] = []
+        if s.path is not None:
+            sources.append((Path(s.path), s.fmt))
+        sources.append((Path(self.app_core.config.thumbs_dir) / f"{s.sha256}.preview.webp", "webp"))
+        self.animator.animate(item, s.sha256, sources)
 
     def _thumb_ready(self, sha: str) -> None:
+        if self.animator.is_playing(sha):
+            return
         for i in range(self.grid.count()):
             item = self.grid.item(i)
             sug = item.data(Qt.ItemDataRole.UserRole)
-            if sug.sticker.sha256 == sha and not (sug.sticker.animated and self._movies):
+            if sug.sticker.sha256 == sha:
                 item.setIcon(QIcon(self.thumbs.pixmap(sha, self._paths(sug))))
 
     # --- copying -------------------------------------------------------------------------------
@@ -415,8 +418,7 @@ class SuggestPanel(QWidget):
             self.paste.clear()
 
     def close_resources(self) -> None:
-        for movie in self._movies:
-            movie.stop()
+        self.animator.close()
         self.thumbs.close()
 
 
