@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, Q
                                QWidget)
 
 from assistant.gui.app import APP_TITLE, apply_palette
+from assistant.gui.hotkey import GlobalHotkey, shortcut_setting
 from assistant.gui.import_view import ImportView
 from assistant.gui.library_view import LibraryView
 from assistant.gui.memory_view import MemoryView
@@ -46,6 +47,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.runner = JobRunner(self)
         self.compact: CompactSuggestWindow | None = None
+        self.hotkey = GlobalHotkey(self)
+        self.hotkey.activated.connect(self.summon_panel)
 
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Main sections")
@@ -67,6 +70,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._restore_geometry()
         QTimer.singleShot(0, self, self.refresh_features)
+        QTimer.singleShot(0, self, self.apply_hotkey)
         QTimer.singleShot(800, self, lambda: self.runner.start("Preparing", prewarm))
 
     # --- chrome --------------------------------------------------------------------------------
@@ -191,6 +195,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.save_geometry()
+        self.hotkey.stop(report=False)
         if self.compact is not None:
             self.compact.close()
         self.runner.cancel_all()
@@ -242,9 +247,18 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from assistant.gui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.app_core, self.runner, self)
+        dialog = SettingsDialog(self.app_core, self.runner, self, hotkey=self.hotkey)
         dialog.models_changed.connect(self.refresh_features)
+        dialog.shortcut_changed.connect(self.apply_hotkey)
         dialog.exec()
+
+    def apply_hotkey(self) -> None:
+        """(Re)start or stop the global shortcut as the settings say; its status shows in Settings."""
+        text, on = shortcut_setting(self.app_core.config.settings)
+        if on:
+            self.hotkey.start(text)
+        else:
+            self.hotkey.stop()
 
     def show_compact_panel(self) -> None:
         if self.compact is None:
@@ -252,3 +266,21 @@ class MainWindow(QMainWindow):
         self.compact.show()
         self.compact.raise_()
         self.compact.activateWindow()
+
+    def summon_panel(self) -> None:
+        """The global shortcut: the compact panel on top, with the clipboard's text, suggesting, and the
+        keyboard on the grid (arrows pick, Enter copies, Esc hides it again)."""
+        self.show_compact_panel()
+        panel = self.compact.panel
+        text = QApplication.clipboard().text()
+        if text.strip() and text != panel.paste.toPlainText():
+            panel.paste.blockSignals(True)  # no second, debounced request for the same text
+            panel.paste.setPlainText(text)
+            panel.paste.blockSignals(False)
+        if panel.paste.toPlainText().strip():
+            panel.suggest_now()
+            panel.grid.setFocus()
+        else:
+            panel.status.setText("Copy a few messages of the chat, then press the shortcut again "
+                                 "(or paste them here).")
+            panel.paste.setFocus()

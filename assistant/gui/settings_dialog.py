@@ -11,11 +11,13 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QRadioButton,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtGui import QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
+                               QFormLayout, QGroupBox, QHBoxLayout, QKeySequenceEdit, QLabel, QLineEdit,
+                               QProgressBar, QPushButton, QRadioButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                               QWidget)
 
+from assistant.gui.hotkey import ShortcutError, parse_shortcut, shortcut_setting, store_shortcut
 from assistant.gui.thumbs import plain_tooltip
 from assistant.gui.workers import Job, JobRunner
 
@@ -25,7 +27,7 @@ REMOTE_KEY_NAME = "remote_llm_key"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 PRIVACY = ("Everything runs on this computer: your chats, stickers, summaries and models stay in the data "
-           "folder. Nothing is sent anywhere unless you set a remote LLM endpoint below; then session text "
+           "folder. Nothing is sent anywhere unless you set a remote LLM endpoint above; then session text "
            "is sent to that endpoint for summaries. Keys are kept in the system keyring, never in files.")
 
 
@@ -38,16 +40,18 @@ def _label(text: str) -> QLabel:
 
 class SettingsDialog(QDialog):
     models_changed = Signal()
+    shortcut_changed = Signal()  # saved with a different global shortcut (or on/off): restart the listener
 
-    def __init__(self, app_core, runner: JobRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, app_core, runner: JobRunner, parent: QWidget | None = None, hotkey=None) -> None:
         super().__init__(parent)
+        self.hotkey = hotkey
         self.app_core = app_core
         self.runner = runner
         self.settings = app_core.config.settings
         self._install: Job | None = None
         self.setWindowTitle("Settings")
         self.setAccessibleName("Settings")
-        self.resize(820, 800)
+        self.resize(820, 880)
         layout = QVBoxLayout(self)
 
         # data folder
@@ -128,6 +132,32 @@ class SettingsDialog(QDialog):
         chroma_row.addWidget(self.chroma_url, 1)
         form.addRow("Vector store", chroma_row)
         layout.addWidget(form_box)
+
+        # global shortcut
+        shortcut_box = QGroupBox("Global shortcut")
+        sl = QVBoxLayout(shortcut_box)
+        srow = QHBoxLayout()
+        text, on = shortcut_setting(self.settings)
+        self.shortcut_on = QCheckBox("Open the suggestion panel from any app with")
+        self.shortcut_on.setAccessibleName("Global shortcut on")
+        self.shortcut_on.setChecked(on)
+        self.shortcut = QKeySequenceEdit(QKeySequence(text))
+        self.shortcut.setMaximumSequenceLength(1)
+        self.shortcut.setClearButtonEnabled(True)
+        self.shortcut.setAccessibleName("Global shortcut keys")
+        self.shortcut.setToolTip(plain_tooltip("Click, then press the keys (e.g. Ctrl+Alt+S). The panel opens "
+                                               "with the text you copied and suggests for it."))
+        self.shortcut.setEnabled(on)
+        self.shortcut_on.toggled.connect(self.shortcut.setEnabled)
+        srow.addWidget(self.shortcut_on)
+        srow.addWidget(self.shortcut, 1)
+        sl.addLayout(srow)
+        self.shortcut_status = _label(hotkey.status if hotkey is not None else "")
+        self.shortcut_status.setAccessibleName("Global shortcut status")
+        sl.addWidget(self.shortcut_status)
+        if hotkey is not None:
+            hotkey.status_changed.connect(self._shortcut_status_changed)
+        layout.addWidget(shortcut_box)
 
         # remote LLM
         remote = QGroupBox("Remote LLM (optional, off by default)")
@@ -280,11 +310,27 @@ class SettingsDialog(QDialog):
         self.model_status.setText(message)
         self.model_status.setToolTip(plain_tooltip(details[-3000:]) if details else "")
 
+    def _shortcut_status_changed(self, text: str, active: bool) -> None:
+        self.shortcut_status.setText(text)
+
+    def shortcut_text(self) -> str:
+        return self.shortcut.keySequence().toString(QKeySequence.SequenceFormat.PortableText)
+
     # --- saving --------------------------------------------------------------------------------
     def save(self) -> bool:
         """Apply and write the settings; returns False (dialog stays open) when the key cannot be kept."""
         from assistant import secrets
 
+        s = self.settings
+        before = shortcut_setting(s)
+        on = self.shortcut_on.isChecked()
+        shortcut = self.shortcut_text() or (before[0] if not on else "")  # off may keep the old keys
+        try:
+            parse_shortcut(shortcut)  # refuse before anything changes
+        except ShortcutError as exc:
+            self.shortcut_status.setText(f"Shortcut not saved: {exc}.")
+            self.shortcut.setFocus()
+            return False
         key = self.remote_key.text()
         if key:
             try:
@@ -295,15 +341,17 @@ class SettingsDialog(QDialog):
                 return False
             self.remote_key.clear()
             self.remote_key.setPlaceholderText("stored in the keyring")
-        s = self.settings
         s.device = DEVICES[self.device.currentIndex()]
         s.chroma_url = self.chroma_url.text().strip() or None if self.chroma_server.isChecked() else None
         s.remote_llm_url = self.remote_url.text().strip() or None
         s.remote_llm_model = self.remote_model.text().strip() or None
+        store_shortcut(s, shortcut, on)
         try:
             self.app_core.config.save_settings()
         except OSError as exc:
             self.key_status.setText(f"Could not write the settings file: {exc}")
             return False
+        if shortcut_setting(s) != before:
+            self.shortcut_changed.emit()
         self.accept()
         return True

@@ -93,7 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
     ap.add_argument("--seed", action="store_true", help="seed the data dir first (slow once)")
     ap.add_argument("--scaled", action="store_true", help="only the 200%% shot (run with QT_SCALE_FACTOR=2)")
+    ap.add_argument("--only", default="", help="comma-separated shots to retake (import, suggest, library, "
+                                               "memory, settings, compact, suggest-dark); default: all")
     args = ap.parse_args(argv)
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+
+    def want(name: str) -> bool:
+        return not only or name in only
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -130,28 +137,52 @@ def main(argv: list[str] | None = None) -> int:
     wait_for(lambda: "Checking" not in w.features_label.text(), 60)
 
     # Import: a real export dropped on the window (already-imported parts show as "nothing new")
-    w.import_dropped([TELEGRAM])
-    wait_for(lambda: not w.runner.active, 300)
-    row = w.import_view.rows[-1]
-    if row.details_btn.isVisible():
-        row.details_btn.setChecked(True)
-    pump(0.5)
-    save(w, out / "import.png")
+    if want("import"):
+        w.import_dropped([TELEGRAM])
+        wait_for(lambda: not w.runner.active, 300)
+        row = w.import_view.rows[-1]
+        if row.details_btn.isVisible():
+            row.details_btn.setChecked(True)
+        pump(0.5)
+        save(w, out / "import.png")
 
     # Suggest: the demo conversation
     w.tabs.setCurrentWidget(w.suggest_panel)
     panel = w.suggest_panel
-    panel.paste.setPlainText(conversation())
-    panel.suggest_now()
-    ok = wait_for(lambda: panel.grid.count() > 0, 900)
-    print("suggestions:", panel.grid.count(), panel.status.text(), file=sys.stderr)
-    pump(1.5)
-    if ok:
-        panel.grid.setFocus()
-        panel.grid.setCurrentRow(0)
-    save(w, out / "suggest.png")
+    if want("suggest") or want("suggest-dark"):
+        panel.paste.setPlainText(conversation())
+        panel.suggest_now()
+        ok = wait_for(lambda: panel.grid.count() > 0, 900)
+        print("suggestions:", panel.grid.count(), panel.status.text(), file=sys.stderr)
+        pump(1.5)
+        if ok:
+            panel.grid.setFocus()
+            panel.grid.setCurrentRow(0)
+    if want("suggest"):
+        save(w, out / "suggest.png")
 
-    # Library: the grid with a sticker selected
+    if want("library"):
+        shoot_library(w, out)
+    if want("memory"):
+        shoot_memory(w, out)
+    if want("settings"):
+        shoot_settings(app, w, out)
+    if want("compact"):
+        shoot_compact(w, out)
+
+    # Dark palette
+    if want("suggest-dark"):
+        w.set_palette("dark")
+        w.tabs.setCurrentWidget(w.suggest_panel)
+        pump(1.0)
+        save(w, out / "suggest-dark.png")
+        w.set_palette("system")
+    w.close()
+    return 0
+
+
+def shoot_library(w, out: Path) -> None:
+    """The grid with a sticker selected."""
     w.tabs.setCurrentWidget(w.library_view)
     lib = w.library_view
     wait_for(lambda: lib.model.rowCount() > 0, 60)
@@ -164,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     pump(1.0)
     save(w, out / "library.png")
 
-    # Memory: sessions with summaries
+
+def shoot_memory(w, out: Path) -> None:
+    """Sessions with summaries."""
     w.tabs.setCurrentWidget(w.memory_view)
     mem = w.memory_view
     wait_for(lambda: mem.sessions.topLevelItemCount() > 0, 30)
@@ -176,17 +209,22 @@ def main(argv: list[str] | None = None) -> int:
     pump(0.5)
     save(w, out / "memory.png")
 
-    # Settings dialog
+
+def shoot_settings(app, w, out: Path) -> None:
+    """The settings dialog, once the model check and the global shortcut's start have reported."""
     from assistant.gui.settings_dialog import SettingsDialog
 
-    dialog = SettingsDialog(app, w.runner, w)
+    dialog = SettingsDialog(app, w.runner, w, hotkey=w.hotkey)
     dialog.show()
     wait_for(lambda: dialog.models.topLevelItemCount() > 0, 60)
+    wait_for(lambda: "starting" not in dialog.shortcut_status.text(), 10)
     pump(0.5)
     save(dialog, out / "settings.png")
     dialog.close()
 
-    # Compact always-on-top panel
+
+def shoot_compact(w, out: Path) -> None:
+    """The compact always-on-top panel."""
     w.show_compact_panel()
     compact = w.compact
     compact.resize(440, 380)
@@ -196,15 +234,6 @@ def main(argv: list[str] | None = None) -> int:
     pump(1.0)
     save(compact, out / "compact.png")
     compact.close()
-
-    # Dark palette
-    w.set_palette("dark")
-    w.tabs.setCurrentWidget(w.suggest_panel)
-    pump(1.0)
-    save(w, out / "suggest-dark.png")
-    w.set_palette("system")
-    w.close()
-    return 0
 
 
 if __name__ == "__main__":

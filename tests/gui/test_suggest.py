@@ -11,31 +11,9 @@ from PySide6.QtWidgets import QApplication
 CONVERSATION = "Anna: I passed the exam!!\nSam: no way, congratulations\nAnna: let's celebrate tonight"
 
 
-@pytest.fixture(scope="module")
-def stocked(tmp_path_factory):
-    """The project's demo pack and chat, read with real OCR and indexed, shared by this module's tests
-    (they do not change the library; the first suggestion loads the models once)."""
-    from assistant.app import App
-    from assistant.demo import seed_demo
-
-    app = App(data_dir=tmp_path_factory.mktemp("suggest") / "data")
-    report = seed_demo(app)
-    assert report.stickers >= 10, report
-    yield app
-    app.close()
-
-
 @pytest.fixture
-def window(stocked, qtbot):
-    from assistant.gui.main_window import MainWindow
-
-    w = MainWindow(stocked, palette="light")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.runner.cancel_all()
-    w.runner.wait(60_000)
+def window(stocked_window):
+    return stocked_window
 
 
 def _suggest(panel, qtbot, text=CONVERSATION):
