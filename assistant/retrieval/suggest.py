@@ -11,9 +11,12 @@ Why it is shaped like this (latency goal: p50 ≤ 100 ms warm, 10,000 stickers, 
   (and image) vectors as NumPy matrices, intents, favourites, usage, the preference memory and the
   intent head. The version is a cheap aggregate over the catalog (count, max id, max indexed_at,
   hidden/favourite checksums, messages), so editing, hiding or importing invalidates it.
-- Up to `MATRIX_LIMIT` stickers, the vectors are pulled from Chroma once and scored exactly by one
-  matrix product (faster than HNSW at this size, and exact); above it, candidates come from Chroma's
-  HNSW queries and only the pool's vectors are fetched.
+- Up to `MATRIX_LIMIT` stickers, candidates come from the app's own vector index
+  (retrieval/vector_index.py: exact below 20k rows, an IVF with a self-checked recall@10 ≥ 0.99
+  above), kept in memory and synced incrementally with the catalog (new, re-indexed and removed
+  stickers by their indexed_at stamp, hidden flags), persisted under cache/ so a restart does not
+  pull every vector out of Chroma again. Pool members' scores are exact cosines from the same rows.
+  Above the limit (memory), candidates come from Chroma's HNSW and only the pool's vectors are fetched.
 - The context is embedded once; that one vector feeds text match, the preference-memory read and the
   intent head. The LLM is never on this path (memories are summaries made earlier).
 """
@@ -34,12 +37,13 @@ from assistant.app import ModelUnavailable
 from assistant.domain import Sticker, Suggestion, Utterance
 from assistant.memory.bank import STICKER_IMAGES, STICKER_TEXTS
 from assistant.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, diverse_order, fuse, standardise
+from assistant.retrieval.vector_index import IndexFileError, VectorIndex
 
 log = logging.getLogger(__name__)
 _FALLBACK_DIM = 384  # multilingual-e5-small's width, for the zero vector when the embedder is off
 
-MATRIX_LIMIT = 150_000  # exact up to here: bench_search measured NumPy 9.5 ms p50 at 100k x 512-d with
-# recall 1.0 where Chroma HNSW (app settings) reached only 0.94; above it, HNSW candidates from Chroma
+MATRIX_LIMIT = 150_000  # in-memory vector index up to here (150k x (384 + 512) float32 = 540 MB); above
+# it, HNSW candidates from Chroma (bench_search: recall 0.94 at 100k with the app's settings)
 POOL_PER_SIGNAL = 150  # candidates taken from each retrieval signal
 MOST_USED = 20
 CONTEXT_TURNS = 6  # the last turns that make the context string (as ml/features.context_text)
@@ -63,9 +67,8 @@ class _Library:
     ids: np.ndarray  # sticker ids, row order of the matrices
     stickers: dict[int, Sticker]
     row_of: dict[int, int]
-    text: np.ndarray | None  # (n, d) e5 passage vectors, or None above MATRIX_LIMIT
-    image: np.ndarray | None  # (n, d) CLIP image vectors (rows of zeros where a sticker has none)
-    has_image: np.ndarray | None
+    text: VectorIndex | None  # e5 passage vectors by sticker id, or None above MATRIX_LIMIT
+    image: VectorIndex | None  # CLIP image vectors (stickers without one are absent)
     intents: list[str | None]
     hidden: np.ndarray
     favourite: np.ndarray
@@ -84,6 +87,8 @@ class Suggester:
         self._lib: _Library | None = None
         self._vec_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.matrix_limit = MATRIX_LIMIT
+        self._indexes: dict[str, VectorIndex] = {}  # outlive library versions: synced, not rebuilt
+        self._absent: dict[str, dict[int, float]] = {}  # id -> stamp of stickers the store had no vector for
         self.last_timings: dict[str, float] = {}
         self.last_memories: list = []
 
@@ -181,38 +186,110 @@ class Suggester:
         ids = np.array([s.id for s in stickers], dtype=np.int64)
         row_of = {int(s.id): i for i, s in enumerate(stickers)}
         n = len(stickers)
-        text = image = has_image = None
+        text = image = None
         if 0 < n <= self.matrix_limit:
-            text, _ = self._matrix(STICKER_TEXTS, ids, row_of)
+            stamps = dict(app.catalog.conn.execute("SELECT id, COALESCE(indexed_at, 0) FROM stickers"))
+            hidden = {s.id for s in stickers if s.hidden}
+            text = self._sync_index(STICKER_TEXTS, stamps, hidden)
             if app.clip is not None:
-                image, has_image = self._matrix(STICKER_IMAGES, ids, row_of)
+                image = self._sync_index(STICKER_IMAGES, stamps, hidden)
         from assistant.ml.emoji_intents import intent_for_emoji
 
         intents = [s.intent or intent_for_emoji(s.emoji) for s in stickers]
         use = np.array([s.use_count for s in stickers], dtype=np.float64)
         usage = np.log1p(use) / max(np.log1p(use.max()) if n else 1.0, 1e-9) if n else use
         return _Library(version=version, ids=ids, stickers={s.id: s for s in stickers}, row_of=row_of,
-                        text=text, image=image, has_image=has_image, intents=intents,
+                        text=text, image=image, intents=intents,
                         hidden=np.array([s.hidden for s in stickers], dtype=bool),
                         favourite=np.array([s.favourite for s in stickers], dtype=bool),
                         usage=usage, use_count=use)
 
-    def _matrix(self, collection: str, ids: np.ndarray, row_of: dict[int, int]):
+    def _index_path(self, collection: str) -> Path:
+        return Path(self.app.config.cache_dir) / "vector-index" / f"{collection}.npz"
+
+    def _sync_index(self, collection: str, stamps: dict[int, float], hidden: set[int]) -> VectorIndex | None:
+        """The collection's index brought in line with the catalog: rows of deleted stickers removed,
+        new and re-indexed ones (indexed_at changed) fetched from the vector store, hidden flags
+        copied. Loaded from cache/ or built from the store the first time; reconciled id by id when
+        the store's count disagrees (vectors written or removed behind the catalog's back). None when
+        the store holds no vectors for the catalog's stickers."""
+        idx = self._indexes.get(collection)
+        path = self._index_path(collection)
+        if idx is None and path.exists():
+            try:
+                idx = VectorIndex.load(path)
+            except (IndexFileError, OSError) as exc:
+                log.warning("rebuilding the %s index: %s", collection, exc)
+        absent = self._absent.setdefault(collection, {})
+        try:
+            if idx is None:
+                idx = self._build_index(collection, stamps, absent)
+                if idx is None:
+                    return None
+            else:
+                have = idx.stamps()
+                idx.remove([i for i in have if i not in stamps])
+                stale = [i for i, st in stamps.items()
+                         if (i in have and have[i] != st) or (i not in have and absent.get(i) != st)]
+                self._fetch_into(idx, collection, stale, stamps, absent)
+                if self.app.bank.count(collection) != len(idx):
+                    # Orphan vectors, or vectors changed without a new indexed_at: compare ids.
+                    store = {int(i) for i in self.app.bank.ids(collection)}
+                    idx.remove([i for i in idx.stamps() if i not in store])
+                    self._fetch_into(idx, collection, [i for i in store if i in stamps and i not in idx],
+                                     stamps, absent)
+                if len(stale) > 1000:
+                    self._save_index(idx, path)
+        except ValueError as exc:  # the store's vectors changed width (another model): start over
+            log.warning("rebuilding the %s index: %s", collection, exc)
+            idx = self._build_index(collection, stamps, absent)
+            if idx is None:
+                return None
+        for i in list(absent):
+            if i not in stamps:
+                del absent[i]
+        was = idx.hidden_ids()
+        idx.set_hidden(was - hidden, False)
+        idx.set_hidden(hidden - was, True)
+        self._indexes[collection] = idx
+        return idx if len(idx) else None
+
+    def _build_index(self, collection: str, stamps: dict[int, float], absent: dict[int, float]):
+        absent.clear()
         got = self.app.bank.get(collection, include_embeddings=True)
-        vecs = got.get("embeddings")
-        if vecs is None or len(got["ids"]) == 0:
-            return None, None
-        dim = len(vecs[0])
-        mat = np.zeros((len(ids), dim), dtype=np.float32)
-        have = np.zeros(len(ids), dtype=bool)
-        for key, v in zip(got["ids"], vecs):
-            r = row_of.get(int(key))
-            if r is not None:
-                mat[r] = v
-                have[r] = True
-        norms = np.linalg.norm(mat, axis=1, keepdims=True)
-        mat /= np.maximum(norms, 1e-12)
-        return mat, have
+        keep = [j for j, i in enumerate(got["ids"]) if int(i) in stamps]
+        if not keep:
+            self._indexes.pop(collection, None)
+            absent.update(stamps)
+            return None
+        keys = [int(got["ids"][j]) for j in keep]
+        vecs = np.asarray(got["embeddings"], dtype=np.float32)[keep]
+        idx = VectorIndex.build(keys, vecs, [stamps[i] for i in keys])
+        absent.update({i: st for i, st in stamps.items() if i not in idx})
+        self._save_index(idx, self._index_path(collection))
+        return idx
+
+    def _fetch_into(self, idx: VectorIndex, collection: str, ids: list[int], stamps: dict[int, float],
+                    absent: dict[int, float]) -> None:
+        """Upsert these stickers' vectors from the store; those it has none for are remembered (with
+        their stamp) so they are not asked for again until they are re-indexed."""
+        for a in range(0, len(ids), 5000):
+            chunk = ids[a:a + 5000]
+            got = self.app.bank.get(collection, ids=[str(i) for i in chunk], include_embeddings=True)
+            found = [int(i) for i in got["ids"]]
+            if found:
+                idx.upsert(found, np.asarray(got["embeddings"], dtype=np.float32), [stamps[i] for i in found])
+            missing = set(chunk) - set(found)
+            idx.remove(missing)
+            absent.update({i: stamps[i] for i in missing})
+            for i in found:
+                absent.pop(i, None)
+
+    def _save_index(self, idx: VectorIndex, path: Path) -> None:
+        try:
+            idx.save(path)
+        except OSError as exc:  # a read-only or full disk costs a rebuild next start, nothing else
+            log.warning("could not save the vector index %s: %s", path, exc)
 
     # --- context ------------------------------------------------------------------------------
     def context_text(self, utterances: list[Utterance], lib: _Library | None = None) -> str:
@@ -321,11 +398,10 @@ class Suggester:
         visible = ~lib.hidden
         candidates: set[int] = set()
 
-        # Text match: exact over the cached matrix, or HNSW candidates from Chroma for huge libraries.
-        text_all = None
+        # Text match: the app's vector index (exact scores; hidden never returned), or HNSW candidates
+        # from Chroma for huge libraries.
         if lib.text is not None:
-            text_all = lib.text @ qvec
-            candidates |= _top_rows(text_all, visible, POOL_PER_SIGNAL)
+            candidates |= self._index_rows(lib, lib.text, qvec)
         else:
             for hit in self.app.bank.query(STICKER_TEXTS, qvec, k=POOL_PER_SIGNAL, where={"hidden": False}):
                 r = lib.row_of.get(int(hit.id))
@@ -333,13 +409,11 @@ class Suggester:
                     candidates.add(r)
 
         # Image match (CLIP text tower of the context against sticker pictures).
-        image_all = None
         clip = self.app.clip
         if clip is not None:
             cvec = self._clip_text(clip, ctx_text)
             if lib.image is not None:
-                image_all = np.where(lib.has_image, lib.image @ cvec, np.nan)
-                candidates |= _top_rows(np.nan_to_num(image_all, nan=-1.0), visible, POOL_PER_SIGNAL)
+                candidates |= self._index_rows(lib, lib.image, cvec)
             else:
                 for hit in self.app.bank.query(STICKER_IMAGES, cvec, k=POOL_PER_SIGNAL, where={"hidden": False}):
                     r = lib.row_of.get(int(hit.id))
@@ -383,13 +457,16 @@ class Suggester:
         if len(rows) == 0:
             return pool, signals, notes
 
-        if text_all is not None:
-            signals["text"] = text_all[rows].astype(np.float64)
+        if lib.text is not None:
+            # a sticker without a text vector scores 0, as its row of zeros did in the matrix before
+            with self._lock:
+                signals["text"] = np.nan_to_num(lib.text.scores(pool, qvec), nan=0.0)
         else:
             signals["text"] = self._pool_cosines(STICKER_TEXTS, pool, qvec)
         if clip is not None:
-            if image_all is not None:
-                signals["image"] = image_all[rows].astype(np.float64)
+            if lib.image is not None:
+                with self._lock:
+                    signals["image"] = lib.image.scores(pool, notes["clip_vec"])
             else:
                 signals["image"] = self._pool_cosines(STICKER_IMAGES, pool, notes["clip_vec"])
 
@@ -420,6 +497,13 @@ class Suggester:
         notes["text_z"] = standardise(signals["text"], self.weights.min_spread.get("text", 0.0))
         notes["intents"] = [lib.intents[r] for r in rows]
         return pool, signals, notes
+
+    def _index_rows(self, lib: _Library, index: VectorIndex, vec: np.ndarray) -> set[int]:
+        """Candidate rows from the vector index (under the lock: a library rebuild syncs the same
+        index in place)."""
+        with self._lock:
+            ids, _ = index.search(vec, POOL_PER_SIGNAL)
+        return {lib.row_of[i] for i in ids.tolist() if i in lib.row_of}
 
     def _memory_vector(self, memories: list) -> np.ndarray | None:
         """R_m for IGSR: the mean query vector of the retrieved memories' summaries (cached per text)."""
