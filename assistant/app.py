@@ -86,6 +86,15 @@ class App:
                 self._clip_checked = True
             return self._clip
 
+    @property
+    def describer(self):
+        """The multimodal describer, or None when its two files are not installed (descriptions off)."""
+        if "describer" in self._overrides:
+            return self._overrides["describer"]
+        from assistant.ml.describer import load_describer
+
+        return load_describer(self.config)
+
     def override(self, role: str, obj: object) -> None:
         """Tests and benchmarks hand in a model for a role (e.g. a tiny open_clip)."""
         self._overrides[role] = obj
@@ -98,7 +107,8 @@ class App:
         for role, name in (("embedder", "Text matching and memory retrieval"),
                            ("ocr", "Reading words on stickers"),
                            ("summarizer", "Memory-bank summaries"),
-                           ("clip", "Image matching, zero-shot labels and text-to-image search")):
+                           ("clip", "Image matching, zero-shot labels and text-to-image search"),
+                           ("describer", "One-line sticker descriptions")):
             if role in self._overrides:
                 on = self._overrides[role] is not None
                 out.append(Feature(name, on, "" if on else f"{role} model switched off",
@@ -109,6 +119,8 @@ class App:
                                    "run `sticker-assistant models verify`; it says how to repair it"))
                 continue
             st = verify(role, self.config.models_dir)
+            if role == "describer" and st.status is Status.INSTALLED:  # a model without its projector
+                st = verify("describer-projector", self.config.models_dir)
             on = st.status is Status.INSTALLED
             out.append(Feature(name, on, "" if on else f"{st.role} model {st.status.value}", st.fix))
         return out

@@ -1,4 +1,4 @@
-"""`sticker-assistant library add|scan|list|search|show|tag|delete|export|dedupe|reindex|describe`."""
+"""`sticker-assistant library add|scan|list|search|show|tag|delete|export|dedupe|reindex|describe|caption`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     desc.add_argument("--all", action="store_true", help="describe every sticker again (user edits are kept)")
     desc.add_argument("--no-ocr", action="store_true")
     desc.set_defaults(handler=_describe)
+
+    cap = ls.add_parser("caption", help="write a one-line description of each sticker with your multimodal "
+                                        "GGUF (models import describer / describer-projector)")
+    cap.add_argument("ids", nargs="*", type=int, help="sticker ids (default: every sticker without a description)")
+    cap.add_argument("--redo", action="store_true", help="describe again even where a description exists "
+                                                         "(descriptions you edited are kept)")
+    cap.set_defaults(handler=_caption)
 
     for name, helptext in (("list", "list stickers, filtered"), ("search", "search stickers by words")):
         q = ls.add_parser(name, help=helptext)
@@ -156,6 +163,30 @@ def _describe(app, args) -> int:
     if args.all:
         ids = [r[0] for r in app.catalog.conn.execute("SELECT id FROM stickers ORDER BY id")]
     return _run_describe(app, ids, ocr=not args.no_ocr)
+
+
+def _caption(app, args) -> int:
+    from assistant.library import captions
+    from assistant.ml.describer import DescriberError
+
+    bar = TerminalProgress("captions:")
+    cancel = CancelToken()
+    try:
+        report = captions.caption(app, args.ids or None, redo=args.redo, progress=bar, cancel=cancel)
+    except (captions.CaptionsUnavailable, DescriberError) as exc:
+        bar.close()
+        print(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        bar.close()
+        print("stopped; descriptions written so far are kept")
+        return 130
+    bar.close()
+    print(f"{report.written} descriptions written"
+          + (f", {report.kept_user_edits} kept as you edited them" if report.kept_user_edits else ""))
+    for sid, why in report.failed:
+        print(f"  sticker {sid}: {why}")
+    return 1 if report.failed and not report.written else 0
 
 
 def _list(app, args) -> int:

@@ -107,7 +107,20 @@ CLIP = ModelSpec(
     filename="open_clip_ViT-B-32_laion2b_s34b_b79k.bin", optional=True, default=False,
     needed_for="image matching, zero-shot sticker labels, text-to-image search")
 
-MANIFEST: dict[str, ModelSpec] = {s.role: s for s in (SUMMARIZER, SUMMARIZER_LARGE, EMBEDDER, OCR, CLIP)}
+# The describer is whatever multimodal GGUF the user picks (LLaVA, Qwen2.5-VL, Gemma, Moondream, MiniCPM-V…)
+# with its vision projector ("mmproj"): two files, imported by the user, so nothing is pinned by hash.
+_DESCRIBER_FIX = ("sticker-assistant models import describer MODEL.gguf and "
+                  "sticker-assistant models import describer-projector MMPROJ.gguf")
+DESCRIBER = ModelSpec(
+    role="describer", title="multimodal GGUF language model (your choice)", kind="file",
+    filename="describer.gguf", optional=True, default=False, needed_for="one-line sticker descriptions")
+DESCRIBER_PROJECTOR = ModelSpec(
+    role="describer-projector", title="its vision projector (mmproj GGUF)", kind="file",
+    filename="describer-mmproj.gguf", optional=True, default=False,
+    needed_for="one-line sticker descriptions (with the describer model)")
+
+MANIFEST: dict[str, ModelSpec] = {s.role: s for s in (SUMMARIZER, SUMMARIZER_LARGE, EMBEDDER, OCR, CLIP,
+                                                      DESCRIBER, DESCRIBER_PROJECTOR)}
 
 
 @dataclass
@@ -187,6 +200,9 @@ def verify(role: str, models_dir: Path) -> RoleStatus:
             st.fix = (f"sticker-assistant models install clip (needs a network) or "
                       f"sticker-assistant models import clip FILE")
             st.detail = "image features are off; text features still work"
+        elif spec in (DESCRIBER, DESCRIBER_PROJECTOR):
+            st.fix = _DESCRIBER_FIX
+            st.detail = "stickers keep their words, emoji and labels; no one-line descriptions"
         else:
             st.fix = f"sticker-assistant models install {role}"
         return st
@@ -227,6 +243,8 @@ def install(role: str, models_dir: Path, progress: Progress | None = None,
         return _install_clip(spec, models_dir, progress)
     source = url or spec.url
     if not source:
+        if spec in (DESCRIBER, DESCRIBER_PROJECTOR):
+            raise ModelError(f"{role} is a model you choose; import it: {_DESCRIBER_FIX}")
         raise ModelError(f"no download source is known for {role}")
     return download(source, models_dir / spec.filename, spec.sha256, progress)
 
@@ -245,6 +263,16 @@ def import_file(role: str, source: Path, models_dir: Path, progress: Progress | 
             raise ModelError(f"{source}: sha256 {digest} does not match the pinned {spec.sha256} for {role}")
     if spec.kind == "clip":
         _check_clip_checkpoint(source)
+    if spec is DESCRIBER or spec is DESCRIBER_PROJECTOR:
+        from assistant.ml.describer import DescriberError, check_language_model, projector_type
+
+        try:
+            if spec is DESCRIBER:
+                check_language_model(source)
+            else:
+                projector_type(source)
+        except DescriberError as exc:
+            raise ModelError(str(exc)) from None
     target = models_dir / spec.filename
     models_dir.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".part")
