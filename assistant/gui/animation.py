@@ -229,6 +229,11 @@ class GridAnimator(QObject):
         self._timer.timeout.connect(self._tick)
         grid.installEventFilter(self)
         self._closed = False
+        from PySide6.QtCore import QCoreApplication
+
+        qapp = QCoreApplication.instance()
+        if qapp is not None:  # a running decoder thread at exit would abort the process
+            qapp.aboutToQuit.connect(self.close)
 
     @property
     def playing(self) -> int:
@@ -285,6 +290,10 @@ class GridAnimator(QObject):
         item.setIcon(QIcon(pixmaps[0]))
         self._update_timer()
 
+    def _minimized(self) -> bool:
+        window = self.grid.window()
+        return window is not None and window.isMinimized()
+
     def _update_timer(self) -> None:
         if self._playing and self.grid.isVisible() and not self._closed:
             if not self._timer.isActive():
@@ -301,12 +310,13 @@ class GridAnimator(QObject):
         return False
 
     def _tick(self) -> None:
-        if not self.grid.isVisible():
+        if not self.grid.isVisible():  # the next Show event starts the timer again
             self._timer.stop()
             return
-        window = self.grid.window()
-        if window is not None and window.isMinimized():
+        if self._minimized():  # not every platform sends Show on restore: look twice a second, draw nothing
+            self._timer.setInterval(500)
             return
+        self._timer.setInterval(TICK_MS)
         now = time.monotonic()
         view = self.grid.viewport().rect()
         for p in self._playing.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import shutil
@@ -61,16 +62,16 @@ def stocked_window(stocked, qtbot):
     w.runner.wait(60_000)
 
 
-@pytest.fixture(scope="session")
-def xvfb_display():
-    """A private Xvfb server (":N") for tests that need a real X server, skipped when none can start."""
+@contextlib.contextmanager
+def private_xvfb(*extra: str):
+    """Start an Xvfb of our own and yield its display name (":N"); skip when none can start."""
     exe = shutil.which("Xvfb")
     if exe is None:
         pytest.skip("Xvfb is not installed (apt-get install xvfb): no X server to test against")
     read_fd, write_fd = os.pipe()
     try:
-        proc = subprocess.Popen([exe, "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-                                pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([exe, "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp",
+                                 *extra], pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     finally:
         os.close(write_fd)
     number = b""
@@ -87,10 +88,19 @@ def xvfb_display():
         proc.kill()
         proc.wait()
         pytest.skip(f"Xvfb did not start (exit code {proc.poll()}): no X server to test against")
-    yield f":{number.strip().decode()}"
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        yield f":{number.strip().decode()}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def xvfb_display():
+    """A private Xvfb server (":N") for tests that need a real X server, skipped when none can start."""
+    with private_xvfb() as display:
+        yield display

@@ -6,6 +6,7 @@ and suggestions, the keyboard on the grid."""
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from PySide6.QtGui import QKeySequence
@@ -161,3 +162,25 @@ def test_global_shortcut_under_x_brings_up_the_panel_with_suggestions(stocked_wi
         window.hotkey.stop()
         assert window.hotkey.wait_stopped(10)
     assert not window.hotkey.active
+
+
+def test_without_pynput_the_status_says_so(window, qtbot, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynput", None)  # what an install without the package looks like
+    monkeypatch.setenv("DISPLAY", ":0")
+    qtbot.waitUntil(lambda: "unavailable" in window.hotkey.status, timeout=5_000)
+    with qtbot.waitSignal(window.hotkey.status_changed, timeout=10_000) as status:
+        window.hotkey.start("Ctrl+Alt+S", qt_platform="xcb")
+    assert status.args[1] is False
+    assert "pynput could not load" in status.args[0]
+
+
+def test_x_server_without_record_extension_says_so(window, qtbot, monkeypatch):
+    from tests.gui.conftest import private_xvfb
+
+    with private_xvfb("-extension", "RECORD") as display:
+        monkeypatch.setenv("DISPLAY", display)
+        qtbot.waitUntil(lambda: "unavailable" in window.hotkey.status, timeout=5_000)
+        with qtbot.waitSignal(window.hotkey.status_changed, timeout=30_000) as status:
+            window.hotkey.start("Ctrl+Alt+S", qt_platform="xcb")
+    assert status.args[1] is False
+    assert "RECORD extension" in status.args[0], status.args[0]
