@@ -1,11 +1,12 @@
-"""Animated stickers in an icon grid: frames decoded off the UI thread, played only while visible.
+"""Animated stickers in the GUI: frames decoded off the UI thread, played only while visible.
 
 `QMovie` decodes each frame on the UI thread when its timer fires and reads only GIF/WebP/APNG. Here
 a loader thread decodes every format the library holds (GIF, WebP, APNG with Pillow; Telegram .tgs
-with rlottie; .webm with PyAV's libvpx decoder, which keeps the alpha plane) straight to icon size,
-and falls back to the short preview ingest wrote (`thumbs/<sha>.preview.webp`). The UI thread then
-only swaps small pixmaps: one coarse timer per grid advances the items whose cells are on screen,
-and the timer stops whenever the grid is hidden, so a panel in the background costs nothing.
+with rlottie; .webm with PyAV's libvpx decoder, which keeps the alpha plane) straight to display
+size, and falls back to the short preview ingest wrote (`thumbs/<sha>.preview.webp`). The UI thread
+then only swaps small pixmaps: one coarse timer per widget (the suggestion grid, the library's
+preview) advances what is on screen, and stops whenever the widget is hidden, so a panel in the
+background costs nothing.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QListWidget, QListWidgetItem
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -199,26 +201,28 @@ class FrameLoader(QThread):
 
 @dataclass
 class _Playing:
-    item: QListWidgetItem
+    show: Callable[[QPixmap], None]  # puts a frame on screen (an item's icon, a label's pixmap)
+    on_screen: Callable[[], bool]  # False while scrolled out of sight: no frame is drawn then
     pixmaps: list[QPixmap]
     delays_ms: list[int]
     index: int = 0
     due: float = 0.0
 
 
-class GridAnimator(QObject):
-    """Plays animated stickers in a QListWidget's icons while the grid is visible.
+class Animator(QObject):
+    """Plays animated stickers inside one widget (a grid, a preview label) while it is visible.
 
-    `animate(item, key, sources)` queues the decode; `clear()` forgets every animation (call it
-    before the grid is cleared). `frames_shown` counts frame changes, for tests and benchmarks.
+    `animate_target(key, sources, show, on_screen)` queues the decode and then calls `show(pixmap)` for
+    each frame; `clear()` forgets every animation (call it before the targets go away).
+    `frames_shown` counts frame changes, for tests and benchmarks.
     """
 
-    def __init__(self, grid: QListWidget, side: int) -> None:
-        super().__init__(grid)
-        self.grid = grid
+    def __init__(self, widget: QWidget, side: int) -> None:
+        super().__init__(widget)
+        self.widget = widget
         self.frames_shown = 0
         self._playing: dict[str, _Playing] = {}
-        self._pending: dict[str, QListWidgetItem] = {}
+        self._pending: dict[str, tuple[Callable[[QPixmap], None], Callable[[], bool]]] = {}
         self._cache: OrderedDict[str, tuple[list[QPixmap], list[int]]] = OrderedDict()
         self._loader = FrameLoader(side)
         self._loader.loaded.connect(self._loaded)
@@ -227,7 +231,7 @@ class GridAnimator(QObject):
         self._timer.setTimerType(Qt.TimerType.CoarseTimer)
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self._tick)
-        grid.installEventFilter(self)
+        widget.installEventFilter(self)
         self._closed = False
         from PySide6.QtCore import QCoreApplication
 
@@ -254,18 +258,19 @@ class GridAnimator(QObject):
 
     @property
     def running(self) -> bool:
-        """Whether the frame timer runs (it stops while the grid is hidden)."""
+        """Whether the frame timer runs (it stops while the widget is hidden)."""
         return self._timer.isActive()
 
-    def animate(self, item: QListWidgetItem, key: str, sources: list[tuple[Path, str]]) -> None:
+    def animate_target(self, key: str, sources: list[tuple[Path, str]], show: Callable[[QPixmap], None],
+                       on_screen: Callable[[], bool] = lambda: True) -> None:
         if self._closed:
             return
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
-            self._play(key, item, *cached)
+            self._play(key, show, on_screen, *cached)
             return
-        self._pending[key] = item
+        self._pending[key] = (show, on_screen)
         self._loader.request(key, sources)
 
     def clear(self) -> None:
@@ -275,27 +280,28 @@ class GridAnimator(QObject):
         self._timer.stop()
 
     def _loaded(self, key: str, frames: Frames | None) -> None:
-        item = self._pending.pop(key, None)
+        target = self._pending.pop(key, None)
         if self._closed or frames is None or len(frames.images) < 2:
             return
         pixmaps = [QPixmap.fromImage(image) for image in frames.images]
-        self._cache[key] = (pixmaps, frames.delays_ms)  # kept even when the grid moved on meanwhile
+        self._cache[key] = (pixmaps, frames.delays_ms)  # kept even when the widget moved on meanwhile
         while len(self._cache) > CACHE_STICKERS:
             self._cache.popitem(last=False)
-        if item is not None:
-            self._play(key, item, pixmaps, frames.delays_ms)
+        if target is not None:
+            self._play(key, *target, pixmaps, frames.delays_ms)
 
-    def _play(self, key: str, item: QListWidgetItem, pixmaps: list[QPixmap], delays_ms: list[int]) -> None:
-        self._playing[key] = _Playing(item, pixmaps, delays_ms, 0, time.monotonic() + delays_ms[0] / 1000)
-        item.setIcon(QIcon(pixmaps[0]))
+    def _play(self, key: str, show: Callable[[QPixmap], None], on_screen: Callable[[], bool],
+              pixmaps: list[QPixmap], delays_ms: list[int]) -> None:
+        self._playing[key] = _Playing(show, on_screen, pixmaps, delays_ms, 0, time.monotonic() + delays_ms[0] / 1000)
+        show(pixmaps[0])
         self._update_timer()
 
     def _minimized(self) -> bool:
-        window = self.grid.window()
+        window = self.widget.window()
         return window is not None and window.isMinimized()
 
     def _update_timer(self) -> None:
-        if self._playing and self.grid.isVisible() and not self._closed:
+        if self._playing and self.widget.isVisible() and not self._closed:
             if not self._timer.isActive():
                 now = time.monotonic()
                 for p in self._playing.values():
@@ -305,12 +311,12 @@ class GridAnimator(QObject):
             self._timer.stop()
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
-        if watched is self.grid and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
+        if watched is self.widget and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
             QTimer.singleShot(0, self, self._update_timer)  # isVisible() is settled after the event
         return False
 
     def _tick(self) -> None:
-        if not self.grid.isVisible():  # the next Show event starts the timer again
+        if not self.widget.isVisible():  # the next Show event starts the timer again
             self._timer.stop()
             return
         if self._minimized():  # not every platform sends Show on restore: look twice a second, draw nothing
@@ -318,15 +324,14 @@ class GridAnimator(QObject):
             return
         self._timer.setInterval(TICK_MS)
         now = time.monotonic()
-        view = self.grid.viewport().rect()
         for p in self._playing.values():
             if now < p.due:
                 continue
-            if not self.grid.visualItemRect(p.item).intersects(view):
+            if not p.on_screen():
                 p.due = now + 0.25  # scrolled out of sight: look again later, draw nothing
                 continue
             p.index = (p.index + 1) % len(p.pixmaps)
-            p.item.setIcon(QIcon(p.pixmaps[p.index]))
+            p.show(p.pixmaps[p.index])
             self.frames_shown += 1
             p.due = max(now, p.due) + p.delays_ms[p.index] / 1000
             if p.due < now:  # fell far behind (the machine was busy): resync rather than race
@@ -339,3 +344,19 @@ class GridAnimator(QObject):
             self.clear()
             self._loader.stop()
             self._cache.clear()  # free pixmaps while the QApplication still exists
+
+
+class GridAnimator(Animator):
+    """Animated stickers as the icons of a QListWidget's items; items scrolled out of view pause."""
+
+    def __init__(self, grid: QListWidget, side: int) -> None:
+        super().__init__(grid, side)
+        self.grid = grid
+
+    def animate(self, item: QListWidgetItem, key: str, sources: list[tuple[Path, str]]) -> None:
+        grid = self.grid
+
+        def on_screen() -> bool:
+            return grid.visualItemRect(item).intersects(grid.viewport().rect())
+
+        self.animate_target(key, sources, lambda pixmap: item.setIcon(QIcon(pixmap)), on_screen)

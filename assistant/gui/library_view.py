@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from assistant.domain import Sticker
+from assistant.gui.animation import Animator
 from assistant.gui.lazy import ReloadWhenShown
 from assistant.gui.thumbs import ThumbnailCache, plain_tooltip
 from assistant.gui.workers import JobRunner
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 100_000
 ANY = "(any)"
+PREVIEW_SIDE = 192  # the details pane's picture
 
 
 def thumb_paths(app_core, sticker: Sticker) -> list[Path]:
@@ -120,6 +122,7 @@ class DetailsPane(QWidget):
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setAccessibleName("Sticker preview")
         layout.addWidget(self.preview)
+        self.animator = Animator(self.preview, PREVIEW_SIDE)  # animated stickers play in the preview
         self.info = QLabel("Select a sticker to see its details.")
         self.info.setTextFormat(Qt.TextFormat.PlainText)
         self.info.setWordWrap(True)
@@ -166,6 +169,7 @@ class DetailsPane(QWidget):
 
     def set_sticker(self, sticker: Sticker | None) -> None:
         self.sticker = sticker
+        self.animator.clear()
         enabled = sticker is not None
         for w in (self.tags, self.emoji, self.intent, self.style, self.description, self.favourite,
                   self.hidden, self.save_btn):
@@ -184,10 +188,16 @@ class DetailsPane(QWidget):
         image = None
         for p in thumb_paths(self.app_core, sticker)[::-1]:
             if p.exists():
-                image = load_image(p, 192)
+                image = load_image(p, PREVIEW_SIDE)
                 if image is not None:
                     break
         self.preview.setPixmap(QPixmap.fromImage(image) if image is not None else QPixmap())
+        if sticker.animated:
+            from assistant.library.ingest import preview_path
+
+            sources = [(p, sticker.fmt) for p in thumb_paths(self.app_core, sticker)[1:]]
+            sources.append((preview_path(self.app_core.config, sticker.sha256), "webp"))
+            self.animator.animate_target(sticker.sha256, sources, self.preview.setPixmap)
         words = f"\nWords on it: {sticker.ocr_text}" if sticker.ocr_text else ""
         self.info.setText(f"#{sticker.id} · {sticker.fmt} {sticker.width}×{sticker.height}"
                           f"{' animated' if sticker.animated else ''} · pack: {sticker.pack or '—'}{words}")
@@ -629,5 +639,10 @@ class LibraryView(ReloadWhenShown, QWidget):
             self.refresh()
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        self.thumbs.close()
+        self.close_resources()
         super().closeEvent(event)
+
+    def close_resources(self) -> None:
+        """Stop the thumbnail and animation threads (idempotent)."""
+        self.thumbs.close()
+        self.details.animator.close()

@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
             self.compact.close()
         self.runner.cancel_all()
         self.runner.wait(10_000)
-        self.library_view.thumbs.close()
+        self.library_view.close_resources()
         self.suggest_panel.close_resources()
         super().closeEvent(event)
 

@@ -94,3 +94,21 @@ def test_unreadable_animation_keeps_the_still_thumbnail(app, window, panel, qtbo
     qtbot.waitUntil(lambda: panel.animator.loading == 0, timeout=30_000)
     assert not panel.animator.is_playing(sug.sticker.sha256)
     assert panel.grid.count() == 1
+
+
+def test_library_details_preview_plays_a_tgs_sticker(app, window, qtbot, tmp_path):
+    from PySide6.QtCore import QItemSelectionModel
+
+    sug = _add(app, tmp_path, "lib.tgs", tgs())
+    window.tabs.setCurrentWidget(window.library_view)
+    view = window.library_view
+    qtbot.waitUntil(lambda: view.model.rowCount() == 1, timeout=30_000)
+    view.grid.selectionModel().setCurrentIndex(view.model.index(0), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    animator = view.details.animator
+    key = sug.sticker.sha256
+    qtbot.waitUntil(lambda: animator.is_playing(key), timeout=30_000)
+    first = view.details.preview.pixmap().toImage()
+    qtbot.waitUntil(lambda: view.details.preview.pixmap().toImage() != first, timeout=10_000)
+    view.grid.selectionModel().clearSelection()
+    view.details.set_sticker(None)
+    assert not animator.is_playing(key) and not animator.running
