@@ -27,11 +27,19 @@ def _bad_bytes(ctx: ParseContext, raw: bytes, exc: UnicodeDecodeError, base_line
 def iter_chunks(path: Path, ctx: ParseContext, chunk: int = CHUNK) -> Iterator[tuple[str, int]]:
     """Yield (text, first line number - 1); every text ends with "\\n" and holds whole lines only,
     with CRLF/CR turned into LF."""
+    for text, base, _raw in iter_decoded(path, ctx, chunk):
+        yield text, base
+
+
+def iter_decoded(path: Path, ctx: ParseContext, chunk: int = CHUNK) -> Iterator[tuple[str, int, bytes | None]]:
+    """`iter_chunks` plus each text's UTF-8 bytes (None for UTF-16 files), for parsers that can
+    rule characters out with a byte search (far cheaper than scanning the decoded text)."""
     with open(path, "rb") as fh:
         head = fh.read(4)
         fh.seek(0)
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            yield from _utf16_chunks(fh, chunk)
+            for text, base in _utf16_chunks(fh, chunk):
+                yield text, base, None
             return
         base = 0
         carry = b""
@@ -64,7 +72,7 @@ def iter_chunks(path: Path, ctx: ParseContext, chunk: int = CHUNK) -> Iterator[t
             if "\r" in text:
                 text = text.replace("\r\n", "\n").replace("\r", "\n")
             ctx.done_bytes = fh.tell() - len(carry)
-            yield text, base
+            yield text, base, raw
             base += raw.count(b"\n")
 
 

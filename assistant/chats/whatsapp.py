@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import chain, compress, count, repeat
+from operator import add, is_
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from assistant.chats.base import MARKS, ParseContext, ParsedChat, ParseError
-from assistant.chats.textfile import iter_chunks
+from assistant.chats.textfile import iter_chunks, iter_decoded
 from assistant.domain import Chat, Message, StickerRef
 
 NAME = "whatsapp"
@@ -231,10 +233,10 @@ def _digits_pattern(s: str) -> str | None:
                   re.escape(s))
 
 
-def specialise(layout: str, head: list[str]) -> re.Pattern[str] | None:
-    """A regex for the one date/time shape the file's first headers use (faster than the general
-    one), or None when they vary. The parser falls back to the general regex if a later header
-    of another shape appears."""
+def specialise(layout: str, head: list[str]) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """Splitting regexes (see `_splitters`) for the one date/time shape the file's first headers use (faster than the
+    general one), or None when they vary. The parser falls back to the general regex if a later
+    header of another shape appears."""
     rx = LAYOUTS[layout]
     di, ti = (2, 1) if layout == "ios-time-first" else (1, 2)
     shapes = set()
@@ -247,7 +249,23 @@ def specialise(layout: str, head: list[str]) -> re.Pattern[str] | None:
     dp, tp = shapes.pop()
     if dp is None or tp is None:
         return None
-    return re.compile(_TEMPLATES[layout].replace("@D", dp).replace("@T", tp), re.M)
+    return _splitters(layout, dp, tp)
+
+
+def _splitters(layout: str, date: str = _DATE, time: str = _TIME) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The layout's header regex in splitting form, as a pair: with bidi marks allowed, and without
+    them for text that has none (most Android exports; the mark classes cost ~15% of the split).
+    Each starts with the "\\n" ending the line before (a literal prefix the regex engine scans
+    for in C, where `^` with re.M tries every position), and its quantifiers are possessive where
+    backtracking cannot help, so a failed author match gives up at once. `split` then yields, per
+    message: date, time (swapped for time-first), author, lead marks, first line, and the
+    continuation lines ("" or "\\n…")."""
+    pattern = ("\n" + _TEMPLATES[layout].removeprefix("^").replace("@D", date).replace("@T", time)
+               .replace("([^\\n:]+)", "([^\\n:]++)").replace("([^\\n]*)", "([^\\n]*+)"))
+    return re.compile(pattern), re.compile(pattern.replace(_M, ""))
+
+
+SPLITTERS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {k: _splitters(k) for k in _TEMPLATES}
 
 
 def parse_file(path: Path, ctx: ParseContext, media_dir: Path | None = None,
@@ -269,132 +287,155 @@ def parse_file(path: Path, ctx: ParseContext, media_dir: Path | None = None,
         if layout is None:
             raise ParseError(path, "no WhatsApp message header found (expected lines like "
                              "'[3/27/22, 21:49:16] Name: text' or '27/03/2022, 21:49 - Name: text')", "line 1")
-    rx = LAYOUTS[layout]
-    di, ti = (2, 1) if layout == "ios-time-first" else (1, 2)
-    order = _learn_order(path, ctx, rx, di)
+    di = 2 if layout == "ios-time-first" else 1
+    order = _learn_order(path, ctx, LAYOUTS[layout], di)
     name = chat_name_for(path)
     chat = Chat(platform=NAME, name=name, source_id=name, kind=None)
     folder = media_dir if media_dir is not None else path.parent
     fast = specialise(layout, head)
-    return ParsedChat(chat, _messages(path, ctx, rx, fast, ti < di, order, layout, folder, chat))
+    lists = _message_lists(path, ctx, SPLITTERS[layout], fast, order, layout, folder, chat)
+    return ParsedChat(chat, chain.from_iterable(lists))
 
 
-def _messages(path: Path, ctx: ParseContext, generic: re.Pattern[str], fast: re.Pattern[str] | None,
-              time_first: bool, order: DateOrder, layout: str, folder: Path, chat: Chat) -> Iterator[Message]:
-    """The hot loop: one `finditer` per decoded chunk finds the headers in C; the text between two
-    headers is the previous message's continuation. Per message: two cache lookups for the time and a
-    few substring tests for stickers and media. With a specialised regex, any continuation text is
-    checked with the general one, and a header of another shape switches the rest of the file to it."""
+CHUNK = 16 << 10  # text per split: small enough that the chunk, its pieces and its messages stay in cache
+# Longer first lines cannot be a "sticker omitted" phrase, even decomposed (NFD) before NFC.
+_OMITTED_MAX = max(len(unicodedata.normalize("NFD", s)) for s in STICKER_OMITTED) + 1
+# Any character of MARKS in UTF-8, searched in a chunk's bytes.
+_MARK_BYTES = re.compile(b"|".join(re.escape(c.encode()) for c in MARKS))
+
+
+class _Stamps(dict):
+    """A date or time string → its value, parsed on first sight (a chat has few distinct days and at
+    most 86,400 distinct times); lookups go through C (`map(cache.__getitem__, strings)`)."""
+
+    def __init__(self, parse) -> None:
+        super().__init__()
+        self._parse = parse
+
+    def __missing__(self, key: str):
+        value = self[key] = self._parse(key)
+        return value
+
+
+def _message_lists(path: Path, ctx: ParseContext, generic: tuple[re.Pattern[str], re.Pattern[str]],
+                   fast: tuple[re.Pattern[str], re.Pattern[str]] | None, order: DateOrder, layout: str,
+                   folder: Path, chat: Chat) -> Iterator[list[Message]]:
+    """The hot path, per 16 KiB chunk of text, with no Python code run per plain text message:
+    one `split` cuts the chunk into header fields, first lines and continuations; dates and
+    times come from per-file caches; `map(Message, …)` builds every message in C; C-level
+    substring tests (`map(str.endswith, …)`) find the few lines that are media, stickers or
+    system notices, and only those are looked at in Python. Messages are handed on a list per
+    chunk (`chain.from_iterable` flattens them in C). The last message of a chunk is held back
+    until the next chunk shows whether continuation lines follow it."""
     parse_date = _date_parser(order)
     parse_time = _time_parser()
-    days: dict[str, datetime | None] = {}
-    clock: dict[str, timedelta | None] = {}
+    days = _Stamps(lambda d: datetime(*ymd) if (ymd := parse_date(d)) else None)
+    clock = _Stamps(lambda t: None if (secs := parse_time(t)) is None else timedelta(seconds=secs))
     android = layout == "android"
+    dpos, tpos = (2, 1) if layout == "ios-time-first" else (1, 2)
     marks = MARKS
+    mark_bytes = _MARK_BYTES
     omitted = STICKER_OMITTED
+    omitted_max = _OMITTED_MAX
     senders: dict[str, None] = {}
     media_omitted = 0
-    files: dict[str, Path | None] = {}  # sticker file name -> path if present (one stat per name)
+    files: dict[str, tuple[Path | None, str]] = {}  # sticker file name -> (path if present, format)
     cur: Message | None = None
+    held_blank = 0  # newlines stripped from the end of `cur` that a continuation would keep
     seen_any = False
     rx = fast or generic
-    for text, base in iter_chunks(path, ctx):
+    for text, base, raw in iter_decoded(path, ctx, CHUNK):
         seen_any = True
-        prev_end = -1  # index of the "\n" ending the previous header line in this chunk
-        pos = 0
-        while True:
-            switched = False
-            for m in rx.finditer(text, pos):
-                s = m.start()
-                if s > prev_end + 1:
-                    if rx is not generic and generic.search(text, prev_end + 1, s - 1):
-                        rx, pos, switched = generic, prev_end + 1, True
-                        break
-                    gap = text[prev_end + 1:s - 1]
-                    if cur is not None:
-                        cur.text = (cur.text + "\n" + gap).rstrip("\n")
-                    elif gap.strip():
-                        ctx.skip("text before the first message header", f"line {base + 1}")
-                prev_end = m.end()
-                if cur is not None:
-                    yield cur
-                date, tm, sender, lead, body = m.groups()
-                if time_first:
-                    date, tm = tm, date
-                try:
-                    day = days[date]
-                except KeyError:
-                    ymd = parse_date(date)
-                    day = days[date] = datetime(*ymd) if ymd else None
-                try:
-                    td = clock[tm]
-                except KeyError:
-                    secs = parse_time(tm)
-                    td = clock[tm] = None if secs is None else timedelta(seconds=secs)
-                if day is None or td is None:
-                    when = None
-                    ctx.skip(f"unreadable date/time {date!r} {tm!r}",
-                             f"line {base + text.count(chr(10), 0, s) + 1}" if ctx.listing else None)
-                else:
-                    when = day + td
-                if sender is None:
-                    cur = Message("", when, body.strip(marks), None, None, True)
-                    continue
-                if sender[-1:] in marks:
-                    sender = sender.rstrip(marks)
-                if body[-1:] in marks and body:
-                    body = body.rstrip(marks)
-                cur = Message(sender, when, body)
-                if sender not in senders:
-                    senders[sender] = None
-                # Stickers and media: only a few cheap substring tests for ordinary text lines.
-                if "STK-" in body:
-                    sm = _ANDROID_STICKER.search(body)
-                    if sm:
-                        _sticker(cur, sm.group(1), folder, files)
-                        continue
-                if "-STICKER-" in body:
-                    sm = _IOS_STICKER.search(body)
-                    if sm:
-                        _sticker(cur, sm.group(1), folder, files)
-                        continue
-                if (lead or not android) and len(body) < 48:
-                    low = body.lower()
-                    if low in omitted or unicodedata.normalize("NFC", low) in omitted:
-                        cur.sticker = StickerRef(platform=NAME)
-                        cur.text = ""
-                        continue
-                last = body[-1:]
-                if last == ">" and body[:1] == "<":
-                    if android:
-                        cur.media = "media-unknown"
-                        media_omitted += 1
-                    else:
-                        am = _IOS_ATTACHED.search(body)
-                        if am:
-                            cur.media = _IOS_KIND.get(am.group(2) or "", "file")
-                    continue
-                if last == ")" and android:
-                    am = _ANDROID_MEDIA.match(body)
-                    if am:
-                        cur.media = _ANDROID_KIND.get(am.group(2), "file")
-                        continue
-                if lead:
-                    cur.is_system = True  # iOS writes notices and "… omitted" media lines behind U+200E
-            if switched:
-                continue
-            if rx is not generic and generic.search(text, prev_end + 1):
-                rx, pos = generic, prev_end + 1
-                continue
-            break
-        tail = text[prev_end + 1:-1]
-        if tail:
-            if cur is not None:
-                cur.text = (cur.text + "\n" + tail).rstrip("\n")
-            elif tail.strip():
+        if raw is None:
+            has_marks = any(c in text for c in marks)
+        else:  # every mark's UTF-8 starts with byte E2 or EF: two memchr scans rule most chunks out
+            has_marks = (b"\xe2" in raw or b"\xef" in raw) and mark_bytes.search(raw) is not None
+        body_text = "\n" + text[:-1]  # the leading "\n" lets the first header match; the last is dropped
+        parts = rx[not has_marks].split(body_text)
+        if rx is not generic and generic[not has_marks].search("".join(parts[::6])):
+            rx = generic  # a header of another shape hid in continuation text: general regex from here on
+            parts = rx[not has_marks].split(body_text)
+        pre = parts[0]
+        if pre:
+            if cur is not None:  # blank lines that ended the previous chunk belong inside this text
+                whole = cur.text + "\n" * held_blank + pre
+                cur.text = whole.rstrip("\n")
+                held_blank = len(whole) - len(cur.text)
+            elif pre.strip():
                 ctx.skip("text before the first message header", f"line {base + 1}")
+        if len(parts) == 1:
+            continue
+        dates, times = parts[dpos::6], parts[tpos::6]
+        authors, leads, firsts, conts = parts[3::6], parts[4::6], parts[5::6], parts[6::6]
+        try:
+            whens = list(map(add, map(days.__getitem__, dates), map(clock.__getitem__, times)))
+        except TypeError:  # a date or time did not parse (None): report those messages, keep them untimed
+            whens = _checked_times(ctx, base, pre, dates, times, conts, days, clock)
+        for a in dict.fromkeys(authors):
+            if a is not None:
+                senders[a.rstrip(marks) if a[-1] in marks else a] = None
+        if has_marks:
+            firsts = list(map(str.rstrip, firsts, repeat(marks)))
+        system = list(compress(count(), map(is_, authors, repeat(None))))
+        for i in system:
+            authors[i] = ""
+        if has_marks:
+            authors = list(map(str.rstrip, authors, repeat(marks)))
+        out = list(map(Message, authors, whens, firsts))
+        for i in system:
+            out[i].is_system = True
+
+        # Lines that may not be plain text, in the order the checks apply: stickers first, then
+        # "<…>" media, then "… (file attached)" media, then iOS notices behind a mark.
+        done = set(system)
+        for i in _where(firsts, str.__contains__, "STK-", text):
+            if i not in done and (sm := _ANDROID_STICKER.search(firsts[i])):
+                _sticker(out[i], sm.group(1), folder, files)
+                done.add(i)
+        for i in _where(firsts, str.__contains__, "-STICKER-", text):
+            if i not in done and (sm := _IOS_STICKER.search(firsts[i])):
+                _sticker(out[i], sm.group(1), folder, files)
+                done.add(i)
+        maybe_omitted = (range(len(out)) if not android else  # Android: only behind a mark
+                         list(compress(count(), leads)) if has_marks else ())
+        for i in compress(maybe_omitted, map(omitted.__contains__, map(
+                unicodedata.normalize, repeat("NFC"), map(str.lower, map(firsts.__getitem__, maybe_omitted))))):
+            if i not in done and len(firsts[i]) < omitted_max:
+                out[i].sticker = StickerRef(platform=NAME)
+                out[i].text = ""
+                done.add(i)
+        closed = list(_where(firsts, str.endswith, ">", text))
+        closed = set(compress(closed, map(str.startswith, map(firsts.__getitem__, closed), repeat("<"))))
+        closed -= done
+        if android:
+            for i in closed:
+                out[i].media = "media-unknown"
+            media_omitted += len(closed)
+        else:
+            for i in closed:
+                if am := _IOS_ATTACHED.search(firsts[i]):
+                    out[i].media = _IOS_KIND.get(am.group(2) or "", "file")
+        done.update(closed)
+        if android:
+            for i in _where(firsts, str.endswith, ")", text):
+                if i not in done and (am := _ANDROID_MEDIA.match(firsts[i])):
+                    out[i].media = _ANDROID_KIND.get(am.group(2), "file")
+                    done.add(i)
+        if has_marks:
+            for i in compress(count(), leads):
+                if i not in done:
+                    out[i].is_system = True  # iOS writes notices and "… omitted" media lines behind U+200E
+        for i in compress(count(), conts):  # continuation lines of multi-line messages
+            msg = out[i]
+            msg.text = (msg.text + conts[i]).rstrip("\n")
+        last = out.pop()
+        held_blank = len(conts[-1]) - len(conts[-1].rstrip("\n"))
+        if cur is not None:
+            out.insert(0, cur)
+        cur = last
+        yield out
     if cur is not None:
-        yield cur
+        yield [cur]
     if not seen_any:
         raise ParseError(path, "the file is empty")
     if media_omitted:
@@ -406,16 +447,42 @@ def _messages(path: Path, ctx: ParseContext, generic: re.Pattern[str], fast: re.
         chat.kind = "personal_chat"
 
 
+def _where(lines: list[str], test, arg: str, text: str) -> Iterator[int]:
+    """Indices of `lines` where `test(line, arg)`, tested in C; none at all when `arg` is nowhere in
+    the chunk's text."""
+    if arg not in text:
+        return iter(())
+    return compress(count(), map(test, lines, repeat(arg)))
+
+
+def _checked_times(ctx: ParseContext, base: int, pre: str, dates: list[str], times: list[str],
+                   conts: list[str], days: dict, clock: dict) -> list[datetime | None]:
+    """Message times of a chunk where some date or time did not parse: each such message is
+    reported (with its line, while problems are still listed) and kept without a time."""
+    out: list[datetime | None] = []
+    line = base + 1 + pre.count("\n")
+    for d, t, cont in zip(dates, times, conts):
+        day, td = days[d], clock[t]
+        if day is None or td is None:
+            ctx.skip(f"unreadable date/time {d!r} {t!r}", f"line {line}" if ctx.listing else None)
+            out.append(None)
+        else:
+            out.append(day + td)
+        line += 1 + cont.count("\n")
+    return out
+
+
 _MISSING: object = object()
 
 
-def _sticker(msg: Message, filename: str, folder: Path, files: dict[str, Path | None]) -> None:
-    if filename in files:
-        f = files[filename]
-    else:
+def _sticker(msg: Message, filename: str, folder: Path, files: dict[str, tuple[Path | None, str]]) -> None:
+    """A sticker file named in the export: found beside it (one stat per name) or name-only."""
+    try:
+        f, fmt = files[filename]
+    except KeyError:
         p = folder / filename
-        f = files[filename] = p if p.is_file() else None
-    msg.sticker = StickerRef(NAME, None, None, f, filename, None, filename.rsplit(".", 1)[-1].lower())
+        f, fmt = files[filename] = (p if p.is_file() else None, filename.rsplit(".", 1)[-1].lower())
+    msg.sticker = StickerRef(NAME, None, None, f, filename, None, fmt)
     msg.text = ""
 
 

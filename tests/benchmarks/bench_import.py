@@ -16,9 +16,12 @@ import sys
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
-from tests.benchmarks.common import PEAK_RSS_SNIPPET
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # runnable alone: python tests/benchmarks/bench_import.py --quick
+    sys.path.insert(0, str(REPO))
+
+from tests.benchmarks.common import PEAK_RSS_SNIPPET  # noqa: E402
 SHARED = REPO.parent / "shared" / "fixtures" / "exports"
 WA_SRC = SHARED / "starkdmi__whats_json" / "languages" / "english_android_media.txt"
 TG_SRC = SHARED / "frozenspider__chat-history-manager" / "telegram_2020-01" / "result.json"
