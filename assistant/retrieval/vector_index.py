@@ -92,12 +92,23 @@ class VectorIndex:
     # --- building -------------------------------------------------------------------------------
     @classmethod
     def build(cls, ids, vectors, stamps=None, *, hidden=None, **kwargs) -> "VectorIndex":
-        """An index over these rows, laid out (and trained and checked when large) at once."""
-        vectors = np.asarray(vectors, dtype=np.float32)
+        """An index over these rows, laid out (and trained and checked when large) at once. Holds one
+        normalised copy of the vectors (plus one transient copy while laying out)."""
+        vectors = np.array(vectors, dtype=np.float32, copy=True)
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be a matrix, got shape {vectors.shape}")
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if len(ids) != len(vectors):
+            raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
+        if len(set(ids.tolist())) != len(ids):
+            raise ValueError("duplicate ids")
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         index = cls(vectors.shape[1], **kwargs)
-        index.upsert(ids, vectors, stamps, hidden=hidden, relayout=False)
+        n = len(ids)
+        index._vecs, index._ids = vectors, ids
+        index._stamps = np.zeros(n) if stamps is None else np.asarray(stamps, dtype=np.float64).reshape(-1)
+        index._hidden = np.zeros(n, bool) if hidden is None else np.asarray(hidden, dtype=bool).reshape(-1)
+        index._dead = np.zeros(n, bool)
         index.relayout(retrain=True)
         return index
 
@@ -197,15 +208,18 @@ class VectorIndex:
         """Fold the tail into the lists and drop removed rows; retrain the lists when asked, when the
         size crossed the exact limit either way, or when it doubled since training. Then re-check
         recall and choose nprobe (or fall back to flat)."""
-        m, t = len(self._ids), self._tail_n
-        keep = ~self._dead
-        tkeep = ~self._tail_dead[:t]
-        vecs = np.concatenate([self._vecs[keep], self._tail_vecs[:t][tkeep]])
-        ids = np.concatenate([self._ids[keep], self._tail_ids[:t][tkeep]])
-        stamps = np.concatenate([self._stamps[keep], self._tail_stamps[:t][tkeep]])
-        hidden = np.concatenate([self._hidden[keep], self._tail_hidden[:t][tkeep]])
+        t = self._tail_n
+        if t == 0 and not self._dead.any():
+            vecs, ids, stamps, hidden = self._vecs, self._ids, self._stamps, self._hidden
+        else:
+            keep = ~self._dead
+            tkeep = ~self._tail_dead[:t]
+            vecs = np.concatenate([self._vecs[keep], self._tail_vecs[:t][tkeep]])
+            ids = np.concatenate([self._ids[keep], self._tail_ids[:t][tkeep]])
+            stamps = np.concatenate([self._stamps[keep], self._tail_stamps[:t][tkeep]])
+            hidden = np.concatenate([self._hidden[keep], self._tail_hidden[:t][tkeep]])
+            self._vecs = self._tail_vecs = None  # free the old copies before the layout makes its own
         n = len(ids)
-        del m
         want_ivf = n >= self.exact_limit
         if want_ivf and (retrain or self.centroids is None or n >= 2 * max(self.trained_rows, 1)
                          or n < self.trained_rows // 2):
@@ -217,7 +231,9 @@ class VectorIndex:
         if self.centroids is not None:
             labels = _assign(vecs, self.centroids)
             order = np.argsort(labels, kind="stable")
-            vecs, ids, stamps, hidden = vecs[order], ids[order], stamps[order], hidden[order]
+            ids, stamps, hidden = ids[order], stamps[order], hidden[order]
+            self._vecs = None
+            vecs = vecs[order]
             counts = np.bincount(labels, minlength=len(self.centroids))
             self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         else:

@@ -1,13 +1,18 @@
-"""Top-10 vector search: Chroma (as the app configures it) vs NumPy brute force (what rclip does) vs
-FAISS flat, with recall@10 against exact search.
+"""Top-10 vector search: the app's own index (assistant/retrieval/vector_index.py) vs NumPy brute force
+(what rclip does), FAISS flat, FAISS IVF with the app's nlist/nprobe, and Chroma HNSW as the app
+configures it, with recall@10 against exact search.
 
-Uniform random high-dimensional vectors are HNSW's worst case and no real embedding looks like them,
-so the vectors here are clustered with a low intrinsic dimension (sticker embeddings group by pack,
-style and intent); a uniform-random row is kept at 10k for honesty.
+Honest recall: queries are never indexed rows. Clustered data (low intrinsic dimension, as sticker
+embeddings group by pack, style and intent) is generated in one draw and the queries split off;
+uniform random unit vectors are the worst case for any partitioning index and are reported too.
+Latency per query: each method runs over all the queries in a block, blocks alternating order over two
+rounds (one at 1M), in one process under the same load; medians and p95 reported.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 import sys
 import tempfile
 import time
@@ -18,6 +23,8 @@ import numpy as np
 from tests.benchmarks.common import percentile, table
 
 DIM = 512
+K = 10
+GOAL_MS, GOAL_RECALL = 10.0, 0.98
 
 
 def clustered(n: int, dim: int = DIM, seed: int = 0, centers: int = 500, intrinsic: int = 48) -> np.ndarray:
@@ -35,96 +42,178 @@ def uniform(n: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def exact_topk(base: np.ndarray, q: np.ndarray, k: int = 10) -> np.ndarray:
-    s = q @ base.T
-    idx = np.argpartition(-s, k, axis=1)[:, :k]
-    order = np.take_along_axis(s, idx, axis=1).argsort(axis=1)[:, ::-1]
-    return np.take_along_axis(idx, order, axis=1)
+def dataset(gen, n: int, nq: int) -> tuple[np.ndarray, np.ndarray]:
+    """n indexed rows and nq held-out queries from the same distribution (one draw, split)."""
+    x = gen(n + nq)
+    return x[:n], np.ascontiguousarray(x[n:])
 
 
-def bench_numpy(base, queries, k=10):
-    lat = []
-    out = []
-    for q in queries:
-        t0 = time.perf_counter()
+def exact_topk(base: np.ndarray, q: np.ndarray, k: int = K) -> np.ndarray:
+    out = np.empty((len(q), k), np.int64)
+    for s in range(0, len(q), 50):
+        sc = q[s:s + 50] @ base.T
+        idx = np.argpartition(-sc, k, axis=1)[:, :k]
+        order = np.take_along_axis(sc, idx, axis=1).argsort(axis=1)[:, ::-1]
+        out[s:s + 50] = np.take_along_axis(idx, order, axis=1)
+    return out
+
+
+def recall(found, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(np.asarray(f).tolist()) & set(t.tolist())) / len(t) for f, t in zip(found, truth)]))
+
+
+# --- methods: each returns (search(q) -> ids, build seconds, note) --------------------------------
+
+def numpy_method(base):
+    def search(q):
         s = base @ q
-        idx = np.argpartition(-s, k)[:k]
-        idx = idx[np.argsort(-s[idx])]
-        lat.append(time.perf_counter() - t0)
-        out.append(idx)
-    return lat, np.array(out)
+        idx = np.argpartition(-s, K)[:K]
+        return idx[np.argsort(-s[idx])]
+    return search, 0.0, "exact"
 
 
-def bench_faiss(base, queries, k=10):
-    try:
-        import faiss
-    except ImportError:
-        return None, None
+def app_method(base):
+    from assistant.retrieval.vector_index import VectorIndex
+
+    t0 = time.perf_counter()
+    index = VectorIndex.build(np.arange(len(base)), base)
+    build = time.perf_counter() - t0
+    c = index.check
+    if index.mode == "ivf":
+        note = f"IVF nlist {c['nlist']}, nprobe {c['nprobe']}, scans {100 * c['scan_share']:.1f}%, checked {c['recall']:.3f}"
+    elif c.get("fallback"):
+        note = f"exact scan: IVF would need nprobe {c['nprobe']}/{c['nlist']} ({100 * c['scan_share']:.0f}% of rows)"
+    else:
+        note = "exact scan (below 20k rows)"
+
+    def search(q):
+        return index.search(q, K, record=False)[0]
+    return search, build, note, index
+
+
+def faiss_flat_method(base):
+    import faiss
+
     index = faiss.IndexFlatIP(base.shape[1])
+    t0 = time.perf_counter()
     index.add(base)
-    lat, out = [], []
-    for q in queries:
-        t0 = time.perf_counter()
-        _, idx = index.search(q[None, :], k)
-        lat.append(time.perf_counter() - t0)
-        out.append(idx[0])
-    return lat, np.array(out)
+    build = time.perf_counter() - t0
+
+    def search(q):
+        return index.search(q[None, :], K)[1][0]
+    return search, build, "exact"
 
 
-def bench_chroma(base, queries, k=10):
+def faiss_ivf_method(base, nlist: int, nprobe: int):
+    import faiss
+
+    quant = faiss.IndexFlatIP(base.shape[1])
+    index = faiss.IndexIVFFlat(quant, base.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+    t0 = time.perf_counter()
+    index.train(base)
+    index.add(base)
+    build = time.perf_counter() - t0
+    index.nprobe = nprobe
+
+    def search(q):
+        return index.search(q[None, :], K)[1][0]
+    return search, build, f"same nlist {nlist} / nprobe {nprobe}", index
+
+
+def chroma_method(base, td: str):
     from assistant.memory.bank import Bank
 
-    with tempfile.TemporaryDirectory() as td:
-        bank = Bank(path=Path(td))
-        t0 = time.perf_counter()
-        bank.upsert("bench", [str(i) for i in range(len(base))], base, batch=5000)
-        build = time.perf_counter() - t0
-        lat, out = [], []
-        for q in queries:
-            t0 = time.perf_counter()
-            hits = bank.query("bench", q, k=k)
-            lat.append(time.perf_counter() - t0)
-            out.append([int(h.id) for h in hits])
-        return lat, np.array(out), build
+    bank = Bank(path=Path(td))
+    t0 = time.perf_counter()
+    bank.upsert("bench", [str(i) for i in range(len(base))], base, batch=5000)
+    build = time.perf_counter() - t0
+
+    def search(q):
+        return [int(h.id) for h in bank.query("bench", q, k=K)]
+    return search, build, f"inserts {len(base) / build:,.0f}/s"
 
 
-def recall(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
+def measure(methods: dict, queries: np.ndarray, rounds: int = 2) -> dict:
+    """Per-method latencies and results. Each method runs over all the queries in a block (FAISS's
+    OpenMP threads spin after a call and would slow whichever method ran next if calls were
+    interleaved), the blocks alternate order over `rounds` so load drift hits every method alike."""
+    lat = {name: [] for name in methods}
+    res = {}
+    names = list(methods)
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            search = methods[name]
+            for q in queries[:3]:
+                search(q)
+            out = []
+            for q in queries:
+                t0 = time.perf_counter()
+                out.append(search(q))
+                lat[name].append(time.perf_counter() - t0)
+            res[name] = out
+    return {name: (lat[name], res[name]) for name in methods}
 
 
 def run(quick: bool = False) -> str:
-    sizes = [("10k clustered", clustered, 10_000), ("10k uniform (worst case)", uniform, 10_000),
-             ("100k clustered", clustered, 100_000)]
+    try:
+        import faiss  # noqa: F401
+        have_faiss = True
+    except ImportError:
+        have_faiss = False
+    sets = [("10k clustered", clustered, 10_000), ("10k uniform", uniform, 10_000),
+            ("100k clustered", clustered, 100_000)]
     if not quick:
-        sizes.append(("1M clustered", clustered, 1_000_000))
-    else:
-        sizes = sizes[:2]
-    nq = 50 if quick else 200
-    rows = []
-    for label, gen, n in sizes:
-        base = gen(n)
-        queries = gen(nq, seed=99)
+        sets += [("100k uniform (worst case)", uniform, 100_000), ("1M clustered", clustered, 1_000_000)]
+    nq = 60 if quick else 200
+    rows, goal = [], ""
+    load = os.getloadavg()[0]
+    for label, gen, n in sets:
+        base, queries = dataset(gen, n, nq)
         truth = exact_topk(base, queries)
-        row_base = [label]
-        lat_np, res_np = bench_numpy(base, queries)
-        rows.append(row_base + ["NumPy brute force", f"{percentile(lat_np, 50) * 1e3:.2f}",
-                                f"{percentile(lat_np, 95) * 1e3:.2f}", f"{recall(res_np, truth):.3f}", "-"])
-        lat_f, res_f = bench_faiss(base, queries)
-        if lat_f is not None:
-            rows.append(row_base + ["FAISS IndexFlatIP", f"{percentile(lat_f, 50) * 1e3:.2f}",
-                                    f"{percentile(lat_f, 95) * 1e3:.2f}", f"{recall(res_f, truth):.3f}", "-"])
-        if n <= 100_000:
-            lat_c, res_c, build = bench_chroma(base, queries)
-            rows.append(row_base + ["Chroma HNSW (app settings)", f"{percentile(lat_c, 50) * 1e3:.2f}",
-                                    f"{percentile(lat_c, 95) * 1e3:.2f}", f"{recall(res_c, truth):.3f}",
-                                    f"{n / build:,.0f}/s"])
-        else:
-            rows.append(row_base + ["Chroma HNSW (app settings)", "skipped", "", "",
-                                    "a 1M build takes ~13 min and ~32 GB here (PERF-ANCHORS)"])
+        search, build, note, index = app_method(base)
+        specs = {"app index (vector_index.py)": (search, build, note), "NumPy brute force": numpy_method(base)}
+        if have_faiss:
+            specs["FAISS IndexFlatIP"] = faiss_flat_method(base)
+            if index.mode == "ivf":
+                f = faiss_ivf_method(base, index.check["nlist"], index.check["nprobe"])
+                specs["FAISS IndexIVFFlat"] = f[:3]
+        td = None
+        if (label == "10k clustered") if quick else n <= 100_000:
+            td = tempfile.TemporaryDirectory()
+            specs["Chroma HNSW (app settings)"] = chroma_method(base, td.name)
+        fns = {name: spec[0] for name, spec in specs.items()}
+        got = measure(fns, queries, rounds=1 if n >= 1_000_000 else 2)
+        for name, (lat, res) in got.items():
+            _, build, note = specs[name]
+            r = recall(res, truth)
+            rows.append([label, name, f"{percentile(lat, 50) * 1e3:.2f}", f"{percentile(lat, 95) * 1e3:.2f}",
+                         f"{r:.3f}", f"{build:.1f}" if build else "-", note])
+        if n == 100_000 and gen is clustered:
+            app_lat, app_res = got["app index (vector_index.py)"]
+            np_lat = got["NumPy brute force"][0]
+            p50, r = percentile(app_lat, 50) * 1e3, recall(app_res, truth)
+            met = "met" if p50 <= GOAL_MS and r >= GOAL_RECALL else "NOT met"
+            goal = (f"**Goal (100k clustered): p50 ≤ {GOAL_MS:g} ms with recall@10 ≥ {GOAL_RECALL}: {met}** — "
+                    f"app index p50 {p50:.2f} ms, recall@10 {r:.3f}; "
+                    f"{percentile(np_lat, 50) / max(percentile(app_lat, 50), 1e-9):.0f}× faster than the "
+                    f"NumPy brute force measured alongside ({percentile(np_lat, 50) * 1e3:.2f} ms).")
+        if n >= 1_000_000:
+            rows.append([label, "Chroma HNSW (app settings)", "skipped", "", "", "",
+                         "a 1M build takes ~13 min and ~32 GB here (PERF-ANCHORS)"])
+        if td is not None:
+            td.cleanup()
+        del base, queries, specs, fns, got, index
+        gc.collect()
     return ("### Vector search (top-10, 512-d)\n\n"
-            + table(["vectors", "method", "p50 ms", "p95 ms", "recall@10", "insert rate"], rows)
-            + "\n\nThe app ranks stickers by exact search over an in-memory matrix (NumPy row) and uses Chroma "
-              "for the memory bank and for a Chroma server; goal p50 ≤ 10 ms at 100k with recall@10 ≥ 0.98.\n")
+            + table(["vectors", "method", "p50 ms", "p95 ms", "recall@10", "build s", "notes"], rows)
+            + f"\n\n{goal}\n\n"
+              f"Queries ({nq}) are held out from the indexed rows (same distribution); recall is against exact "
+              "search. The app index is what the Suggester uses for text and image candidates up to 150k "
+              "stickers: exact below 20k rows; above, IVF whose nprobe is the smallest reaching recall@10 "
+              "≥ 0.99 on its own held-out check (library rows minus themselves, midpoints, real queries "
+              "served), falling back to the exact scan when that would read > 40% of the rows (uniform "
+              "data). Scores it returns are exact float32 cosines. Each method runs in blocks over all queries, "
+              f"alternating order over two rounds (one at 1M). Load average at start: {load:.1f} on {os.cpu_count()} cores.\n")
 
 
 if __name__ == "__main__":
