@@ -72,11 +72,15 @@ def _pillow_frames(path: Path, side: int, limit: int) -> Frames | None:
         if n < 2:
             return None
         w, h = _fit(*im.size, side)
+        keep = set(_sample(list(range(n)), [0] * n, limit)[0])
         images, delays = [], []
         for i in range(n):
-            im.seek(i)
-            images.append(im.convert("RGBA").resize((w, h), Image.Resampling.LANCZOS))
+            im.seek(i)  # every frame is read (GIF and WebP frames build on the previous ones)
             delays.append(int(im.info.get("duration") or DEFAULT_DELAY_MS))
+            # only kept frames are scaled; box-reduce then bilinear is 2-3x faster than LANCZOS
+            # for 512 -> 112 px and looks alike at icon size
+            images.append(im.convert("RGBA").resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0)
+                          if i in keep else None)
     images, delays = _sample(images, delays, limit)
     return Frames([_qimage(x) for x in images], delays)
 

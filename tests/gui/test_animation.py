@@ -112,3 +112,22 @@ def test_library_details_preview_plays_a_tgs_sticker(app, window, qtbot, tmp_pat
     view.grid.selectionModel().clearSelection()
     view.details.set_sticker(None)
     assert not animator.is_playing(key) and not animator.running
+
+
+def test_long_animations_are_sampled_with_their_total_duration_kept(tmp_path):
+    from PIL import Image
+
+    from assistant.gui.animation import MAX_FRAMES, decode_frames
+    from tests.library.conftest import frames
+
+    fs = [f.convert("RGB") for f in frames(150, size=200)]  # the square moves every frame: none merge
+    path = tmp_path / "long.gif"
+    fs[0].save(path, "GIF", save_all=True, append_images=fs[1:], duration=40, loop=0)
+    with Image.open(path) as im:
+        assert im.n_frames == 150
+        total = sum((im.seek(i), im.info["duration"])[1] for i in range(im.n_frames))
+    decoded = decode_frames(path, "gif", 72)
+    assert len(decoded.images) == MAX_FRAMES
+    assert sum(decoded.delays_ms) == total
+    assert all(max(image.width(), image.height()) == 72 for image in decoded.images)
+    assert decoded.images[0] != decoded.images[-1]
