@@ -151,6 +151,15 @@ def unavailable_reason(qt_platform: str, environ: dict | None = None, platform: 
     return None
 
 
+def caveat(qt_platform: str, environ: dict | None = None) -> str:
+    """What to add to an "on" status: under XWayland, X11 listening sees only keys typed into X11 apps."""
+    env = os.environ if environ is None else environ
+    if qt_platform == "xcb" and (env.get("WAYLAND_DISPLAY") or env.get("XDG_SESSION_TYPE") == "wayland"):
+        return (" In this Wayland session it only sees keys typed into X11 apps; bind a key to the app in "
+                "your desktop's keyboard settings to reach it from everywhere.")
+    return ""
+
+
 class GlobalHotkey(QObject):
     """Start with `start("Ctrl+Alt+S")`; `activated` fires on the Qt thread for each press of the chord.
 
@@ -197,10 +206,11 @@ class GlobalHotkey(QObject):
         with self._lock:
             self._generation += 1
             generation = self._generation
-        threading.Thread(target=self._start_listener, args=(generation, qt_text, chord),
+        note = caveat(qt_platform)
+        threading.Thread(target=self._start_listener, args=(generation, qt_text, chord, note),
                          name="hotkey-start", daemon=True).start()
 
-    def _start_listener(self, generation: int, qt_text: str, chord: str) -> None:
+    def _start_listener(self, generation: int, qt_text: str, chord: str, note: str = "") -> None:
         try:
             from pynput import keyboard
         except Exception as exc:  # noqa: BLE001 - ImportError, or Xlib refusing the display
@@ -238,7 +248,7 @@ class GlobalHotkey(QObject):
                                           "Privacy & Security › Accessibility, then restart it.", False)
             return
         self._report.emit(generation, f"Global shortcut {qt_text} is on: it opens the suggestion panel "
-                                      "from any app, with what you copied.", True)
+                                      f"from any app, with what you copied.{note}", True)
 
     def _drop(self, listener) -> None:
         """Forget a listener that failed its start checks (the status report that follows stays current)."""

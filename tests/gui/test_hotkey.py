@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
-from assistant.gui.hotkey import (DEFAULT_SHORTCUT, ShortcutError, parse_shortcut, shortcut_setting, store_shortcut,
-                                  unavailable_reason)
+from assistant.gui.hotkey import (DEFAULT_SHORTCUT, ShortcutError, caveat, parse_shortcut, shortcut_setting,
+                                  store_shortcut, unavailable_reason)
 
 CONVERSATION = "Anna: I passed the exam!!\nSam: no way, congratulations\nAnna: let's celebrate tonight"
 
@@ -60,6 +60,10 @@ def test_where_a_global_shortcut_cannot_work_says_why():
     assert unavailable_reason("xcb", {"DISPLAY": ":0"}, "linux") is None
     assert unavailable_reason("windows", {}, "win32") is None
     assert unavailable_reason("cocoa", {}, "darwin") is None
+    # XWayland: worth trying, with a word on what it cannot see
+    assert unavailable_reason("xcb", {"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert "X11 apps" in caveat("xcb", {"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"})
+    assert caveat("xcb", {"DISPLAY": ":0", "XDG_SESSION_TYPE": "x11"}) == ""
 
 
 def test_settings_round_trip_and_status_in_the_dialog(app, window, qtbot):
