@@ -234,8 +234,8 @@ class GlobalHotkey(QObject):
             stale = generation != self._generation
             if not stale:
                 self._listener = listener
-        if stale:
-            listener.stop()
+        if stale:  # stopped or restarted meanwhile
+            _stop_listener(listener)
             return
         if waiter.is_alive() or not listener.is_alive():
             self._drop(listener)

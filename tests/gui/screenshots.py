@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.gui.app import ensure_qapp
     from assistant.gui.main_window import MainWindow
 
-    qapp = ensure_qapp()
+    qapp = ensure_qapp()  # kept alive for the whole run
+    qapp.setQuitOnLastWindowClosed(False)
     config = Config(args.data_dir)
     config.settings.me_names = ["Sam"]
     app = App(config)
