@@ -9,6 +9,7 @@ on and how to install it. It is shown once per data folder: `maybe_show_welcome`
 
 from __future__ import annotations
 
+import html
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel,
                                QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
+
+from assistant.gui.hotkey import shortcut_setting
 
 WELCOME_KEY = "welcome_shown"
 CHAT_FILTER = "Chat exports (*.json *.zip *.txt *.html *.htm);;All files (*)"
@@ -47,13 +50,22 @@ class WelcomeDialog(QDialog):
         self.setMinimumWidth(620)
         layout = QVBoxLayout(self)
 
+        shortcut, shortcut_on = shortcut_setting(app_core.config.settings)
+        if shortcut_on:
+            tip = (f"Then, in any chat app, copy the last few messages and press <b>{html.escape(shortcut)}</b>: "
+                   "the suggestion panel opens on top with stickers for them (change or turn off the shortcut "
+                   "in <i>Settings</i>).")
+        else:
+            tip = ("Then copy the last few messages of a chat and paste them in the <i>Suggest</i> tab, or in "
+                   "the always-on-top panel (<b>Ctrl+Shift+S</b>).")
         intro = QLabel(
             "<h2>Welcome to Sticker Assistant</h2>"
             "<p>It suggests the sticker that fits a conversation, from <b>your own</b> stickers and the way "
             "you have used them. Everything stays on this computer.</p>"
             "<p>Start by pointing it at your chat exports (Telegram, WhatsApp, Signal, Discord, LINE, "
             "WeChat, Messenger) and the folders where your stickers are. You can add more later from the "
-            "<i>File</i> menu or by dropping files on the window.</p>")
+            "<i>File</i> menu or by dropping files on the window.</p>"
+            f"<p>{tip}</p>")
         intro.setWordWrap(True)
         intro.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(intro)

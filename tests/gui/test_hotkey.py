@@ -188,3 +188,19 @@ def test_x_server_without_record_extension_says_so(window, qtbot, monkeypatch):
             window.hotkey.start("Ctrl+Alt+S", qt_platform="xcb")
     assert status.args[1] is False
     assert "RECORD extension" in status.args[0], status.args[0]
+
+
+def test_welcome_tells_the_shortcut_or_the_panel_when_it_is_off(app, qtbot):
+    from assistant.gui.welcome import WelcomeDialog
+
+    def intro_text() -> str:
+        dialog = WelcomeDialog(app)
+        qtbot.addWidget(dialog)
+        from PySide6.QtWidgets import QLabel
+
+        return " ".join(label.text() for label in dialog.findChildren(QLabel))
+
+    assert "<b>Ctrl+Alt+S</b>" in intro_text()
+    store_shortcut(app.config.settings, "Ctrl+Alt+S", False)
+    text = intro_text()
+    assert "Ctrl+Alt+S" not in text and "Ctrl+Shift+S" in text
