@@ -23,6 +23,7 @@ from assistant.gui.suggest_panel import CompactSuggestWindow, SuggestPanel
 from assistant.gui.workers import JobRunner, prewarm
 
 TAB_NAMES = ("Import", "Library", "Suggest", "Memory")
+SUMMON_MAX_CHARS = 20_000  # of the clipboard, pasted when the global shortcut brings the panel up
 
 
 def gui_settings(app_core) -> QSettings:
@@ -272,7 +273,8 @@ class MainWindow(QMainWindow):
         keyboard on the grid (arrows pick, Enter copies, Esc hides it again)."""
         self.show_compact_panel()
         panel = self.compact.panel
-        text = QApplication.clipboard().text()
+        # the latest messages are what matter; a huge copy must not stall the panel
+        text = QApplication.clipboard().text()[-SUMMON_MAX_CHARS:]
         if text.strip() and text != panel.paste.toPlainText():
             panel.paste.blockSignals(True)  # no second, debounced request for the same text
             panel.paste.setPlainText(text)

@@ -6,7 +6,9 @@ as a PNG image plus the original file's URL, so it pastes into any chat app. Key
 suggests, Tab moves to the grid, arrows move, Enter copies, Esc goes back (or hides the compact panel).
 
 The `Suggester` (which loads the models) is created lazily in a worker on the first request, so the
-window opens without touching any model; later requests reuse it.
+window opens without touching any model; later requests reuse it. Animated stickers play in the grid
+(`animation.GridAnimator`, decoding off the UI thread); the global shortcut (`hotkey.py`) brings the
+compact panel up with the clipboard's text through `MainWindow.summon_panel`.
 """
 
 from __future__ import annotations
