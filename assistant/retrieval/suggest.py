@@ -45,6 +45,7 @@ _FALLBACK_DIM = 384  # multilingual-e5-small's width, for the zero vector when t
 MATRIX_LIMIT = 150_000  # in-memory vector index up to here (150k x (384 + 512) float32 = 540 MB); above
 # it, HNSW candidates from Chroma (bench_search: recall 0.94 at 100k with the app's settings)
 POOL_PER_SIGNAL = 150  # candidates taken from each retrieval signal
+RECHECK_AFTER = 100  # real queries an IVF index serves before a library rebuild re-checks its recall
 MOST_USED = 20
 CONTEXT_TURNS = 6  # the last turns that make the context string (as ml/features.context_text)
 SIMILAR_FLOOR = 0.80  # e5 cosine below which a past context never counts as "similar" in the reasons
@@ -251,6 +252,8 @@ class Suggester:
         was = idx.hidden_ids()
         idx.set_hidden(was - hidden, False)
         idx.set_hidden(hidden - was, True)
+        if idx.mode == "ivf" and idx.served_since_check >= RECHECK_AFTER:
+            idx.recheck()  # the real queries served since (e.g. CLIP text vs images) join the recall check
         self._indexes[collection] = idx
         return idx if len(idx) else None
 

@@ -88,6 +88,7 @@ class VectorIndex:
         self.trained_rows = 0
         self.check: dict = {}  # the last recall check: recall, nprobe, scan share, queries
         self._observed: list[np.ndarray] = []
+        self.served_since_check = 0  # real queries served since the last recall check
 
     # --- building -------------------------------------------------------------------------------
     @classmethod
@@ -273,7 +274,17 @@ class VectorIndex:
             group.append(np.full(len(obs), 2))
         return np.concatenate(parts).astype(np.float32), np.concatenate(skip), np.concatenate(group)
 
+    def recheck(self) -> None:
+        """Re-run the recall check with the queries served since (no re-layout): callers do this off
+        the query path once enough real queries have been seen (`served_since_check`)."""
+        if self.centroids is not None:
+            if self._tail_n or self._n_dead:
+                self.relayout()
+            else:
+                self._choose_nprobe()
+
     def _choose_nprobe(self) -> None:
+        self.served_since_check = 0
         q, skip, group = self._check_queries()
         n, nlist = len(self._ids), len(self.centroids)
         k = min(CHECK_K, n - 1)
@@ -319,6 +330,7 @@ class VectorIndex:
             self._observed.append(q / max(float(np.linalg.norm(q)), 1e-12))
             if len(self._observed) > OBSERVED_KEEP:
                 del self._observed[0]
+            self.served_since_check += 1
         if k <= 0 or not self._pos:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         scores, where = self._main_candidates(q, k)
@@ -358,26 +370,36 @@ class VectorIndex:
         nlist = len(self.centroids)
         cs = self.centroids @ q
         nprobe = self.nprobe
+        want = k
         while True:
             probe = np.argpartition(-cs, nprobe - 1)[:nprobe] if nprobe < nlist else np.arange(nlist)
             starts, ends = self._offsets[probe], self._offsets[probe + 1]
             total = int((ends - starts).sum())
-            if total >= k or nprobe >= nlist:
-                break
-            nprobe = min(nlist, nprobe * 2)  # too few rows in the probed lists for this k: widen
-        scores = np.empty(total, np.float32)
-        where = np.empty(total, np.int64)
-        o = 0
-        for a, b in zip(starts.tolist(), ends.tolist()):
-            if b > a:
-                np.dot(self._vecs[a:b], q, out=scores[o:o + b - a])
-                where[o:o + b - a] = np.arange(a, b)
-                o += b - a
-        if bad_any:
-            bad = self._dead[where] | self._hidden[where]
-            if bad.any():
-                scores[bad] = -np.inf
-        return scores, where
+            scores = np.empty(total, np.float32)
+            where = np.empty(total, np.int64)
+            o = 0
+            for a, b in zip(starts.tolist(), ends.tolist()):
+                if b > a:
+                    np.dot(self._vecs[a:b], q, out=scores[o:o + b - a])
+                    where[o:o + b - a] = np.arange(a, b)
+                    o += b - a
+            usable = total
+            if bad_any:
+                bad = self._dead[where] | self._hidden[where]
+                if bad.any():
+                    scores[bad] = -np.inf
+                    usable = total - int(bad.sum())
+                if nprobe == self.nprobe:
+                    # The check calibrated nprobe with every row visible. Hidden rows crowded near
+                    # this query shrink its visible neighbourhood: scan on until at least half the
+                    # visible rows an even spread of hidden ones would leave have been seen.
+                    share = (self._n_hidden + self._n_dead) / m
+                    want = max(k, int(0.5 * total * (1.0 - share)))
+            if usable >= want or nprobe >= nlist:
+                return scores, where
+            # Too few visible rows in the probed lists (a large k, or many hidden ones nearby):
+            # widen rather than return fewer or worse hits.
+            nprobe = min(nlist, nprobe * 2)
 
     def scores(self, ids, query) -> np.ndarray:
         """Exact cosines of these ids against `query` (NaN for ids without a vector here)."""

@@ -28,18 +28,25 @@ GOAL_MS, GOAL_RECALL = 10.0, 0.98
 
 
 def clustered(n: int, dim: int = DIM, seed: int = 0, centers: int = 500, intrinsic: int = 48) -> np.ndarray:
+    """Unit vectors around `centers` clusters on a random `intrinsic`-d subspace plus isotropic noise;
+    built in float32 chunks so 1M rows peak near their own 2 GB."""
     rng = np.random.default_rng(seed)
-    basis = rng.normal(size=(intrinsic, dim)).astype(np.float32)
-    c = rng.normal(size=(centers, intrinsic)).astype(np.float32) * 2.0
+    basis = rng.standard_normal((intrinsic, dim), dtype=np.float32)
+    c = rng.standard_normal((centers, intrinsic), dtype=np.float32) * 2.0
     labels = rng.integers(0, centers, size=n)
-    z = c[labels] + rng.normal(size=(n, intrinsic)).astype(np.float32)
-    x = z @ basis + 0.3 * rng.normal(size=(n, dim)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    x = np.empty((n, dim), np.float32)
+    for s in range(0, n, 100_000):
+        e = min(n, s + 100_000)
+        z = c[labels[s:e]] + rng.standard_normal((e - s, intrinsic), dtype=np.float32)
+        x[s:e] = z @ basis + 0.3 * rng.standard_normal((e - s, dim), dtype=np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
 
 
 def uniform(n: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
-    x = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    x = np.random.default_rng(seed).standard_normal((n, dim), dtype=np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
 
 
 def dataset(gen, n: int, nq: int) -> tuple[np.ndarray, np.ndarray]:

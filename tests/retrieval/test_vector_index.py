@@ -87,8 +87,9 @@ def test_recall_check_widens_nprobe_for_the_queries_it_served():
     served /= np.linalg.norm(served, axis=1, keepdims=True)
     for q in served[:200]:
         index.search(q, 10)
-    index.relayout()
-    assert index.check["observed"] == 200 and index.nprobe > before
+    assert index.served_since_check == 200
+    index.recheck()
+    assert index.check["observed"] == 200 and index.nprobe > before and index.served_since_check == 0
     assert recall_at(index, x, np.arange(8000), served[200:]) >= 0.98  # held out from the check too
 
 
@@ -130,6 +131,18 @@ def test_hidden_rows_are_never_returned_and_come_back_when_unhidden(ivf_data):
     index.set_hidden(top[:5], False)
     assert index.search(q, 20)[0].tolist() == top
     assert index.hidden_ids() == {42}
+
+
+def test_many_hidden_rows_near_a_query_still_give_k_visible_hits(ivf_data):
+    index, base, ids, queries = ivf_data
+    index = VectorIndex.build(ids, base, exact_limit=4_000)
+    q = queries[3]
+    near = index.search(q, 2000, record=False)[0].tolist()
+    index.set_hidden(near)  # everything in the usually probed lists and more
+    got = index.search(q, 10, record=False)[0].tolist()
+    assert len(got) == 10 and not set(got) & set(near)
+    want = exact(base, ids, q, 10, skip=set(near))
+    assert len(set(got) & set(want)) >= 8
 
 
 def test_save_load_round_trip_and_damaged_files(tmp_path, ivf_data):
