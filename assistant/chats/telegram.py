@@ -1,59 +1,199 @@
 """Telegram Desktop machine-readable JSON: "Export chat history" and "Export Telegram data".
 
-The file is read as a stream of JSON events (ijson, C backend): chat headers are picked up as
-they pass, and each message object is built alone and handed on, so memory stays bounded by one
-message no matter how large `result.json` is. Both schemas are handled: old exports (bare numeric
-`from_id`, `date` only, `text` as a list) and new ones (`user…` ids, `date_unixtime`,
-`text_entities`). Stickers: `media_type == "sticker"`, emoji in `sticker_emoji`, file paths
-relative to the export folder, or a "(File not included…)" placeholder (emoji-only reference).
+The file is read as a stream: `_JsonStream` decodes it a megabyte at a time and walks the few
+levels of structure an export has (top level → `chats`/`left_chats` → `list` → chat → `messages`)
+itself, while every message object is parsed whole by the standard library's C decoder
+(`JSONDecoder.raw_decode`) and handed on alone, so memory stays bounded by one message no matter
+how large `result.json` is, and single-chat and "export all data" files take the same fast path.
+Both schemas are handled: old exports (bare numeric `from_id`, `date` only, `text` as a list)
+and new ones (`user…` ids, `date_unixtime`, `text_entities`). Stickers: `media_type ==
+"sticker"`, emoji in `sticker_emoji`, file paths relative to the export folder, or a "(File not
+included…)" placeholder (emoji-only reference).
 """
 
 from __future__ import annotations
 
+import codecs
+import json
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-
-import ijson
 
 from assistant.chats.base import ParseContext, ParsedChat, ParseError
 from assistant.domain import Chat, Message, StickerRef
 
 NAME = "telegram"
-MAX_NESTING = 256  # far deeper than any export; ijson's cost grows with depth squared (prefix strings)
-_DEEP = re.compile(rb'(?:[\[{]\s*(?:"[^"\\]{0,64}"\s*:\s*)?){%d}' % MAX_NESTING)
-
-
-class _NestingGuard:
-    """A file wrapper that refuses runs of MAX_NESTING opening brackets as ijson reads its chunks.
-
-    100k nested arrays would take ijson minutes (each event carries the full dotted prefix); a
-    C-speed regex over each chunk finds such a run first. A text of 256 bare brackets in a row
-    would trip it too; no real export holds one.
-    """
-
-    def __init__(self, fh, path: Path) -> None:
-        self._fh = fh
-        self._path = path
-        self._balance = 0  # openings minus closings so far (strings included: only a hint)
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._fh.read(n)
-        opens = data.count(b"[") + data.count(b"{")
-        self._balance += opens - data.count(b"]") - data.count(b"}")
-        # The regex runs only on suspicious chunks (dense with brackets, or deep so far): it would
-        # halve the read speed of ordinary exports if it ran on every chunk.
-        if (opens * 6 > len(data) or self._balance > MAX_NESTING) and _DEEP.search(data):
-            raise ParseError(self._path, f"the JSON is nested more than {MAX_NESTING} levels deep; "
-                             "not a Telegram export", f"byte {self._fh.tell() - len(data)}")
-        return data
-
-    def tell(self) -> int:
-        return self._fh.tell()
-_CHAT_PREFIXES = ("", "chats.list.item", "left_chats.list.item")
+READ = 1 << 20  # bytes decoded per refill
+_LOW = 64 << 10  # characters left in the buffer below which the array loop refills first
+MAX_VALUE = 256 << 20  # one message (or header value) larger than this is refused, not buffered
+_WS = re.compile(r"[ \t\n\r]*")
+_EPOCH = datetime(1970, 1, 1)
+_SCALAR = (str, int, float, type(None))
+_DELIMITED = (dict, list, str)  # values that cannot continue past where the scanner stopped
 _MEDIA_KEYS = (("photo", "photo"), ("contact_information", "contact"), ("location_information", "location"),
                ("poll", "poll"), ("game_title", "game"), ("invoice_information", "invoice"))
+_MEDIA_FIELDS = frozenset(k for k, _ in _MEDIA_KEYS) | {"file"}
+
+
+class _BadJson(Exception):
+    """The JSON ends early or is invalid at `where` (a byte offset), said in `reason`."""
+
+    def __init__(self, reason: str, where: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.where = where
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+class _JsonStream:
+    """A cursor over a JSON file's text, refilled from disk as it moves: structure is walked a
+    token at a time, values are parsed whole in C. Memory: one refill plus the value at hand."""
+
+    def __init__(self, fh, ctx: ParseContext) -> None:
+        self._fh = fh
+        self._ctx = ctx
+        self._decode = codecs.getincrementaldecoder("utf-8")("strict").decode
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self._dropped = 0  # characters discarded from the front of the buffer so far
+        self.broken: _BadJson | None = None
+
+    def fill(self) -> bool:
+        """Append the next block of the file (dropping what the cursor has passed); False at EOF."""
+        if self.eof:
+            return False
+        data = self._fh.read(READ)
+        try:
+            text = self._decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            self.fail(f"not valid UTF-8 ({exc.reason})", self._fh.tell() - len(data) + exc.start)
+        if not data:
+            self.eof = True
+        self._dropped += self.pos
+        self.buf = self.buf[self.pos:] + text
+        self.pos = 0
+        self._ctx.done_bytes = self._fh.tell()
+        return bool(data) or bool(text)
+
+    def fail(self, reason: str, where: int | None = None):
+        self.broken = _BadJson(reason, self._fh.tell() if where is None else where)
+        raise self.broken
+
+    def peek(self) -> str:
+        """The next non-blank character ("" at the end of the file), the cursor left on it."""
+        if self.broken is not None:
+            raise self.broken
+        while True:
+            self.pos = _WS.match(self.buf, self.pos).end()
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self.fill():
+                return ""
+
+    def take(self, char: str) -> None:
+        if self.peek() != char:
+            found = self.buf[self.pos:self.pos + 1] or "the end of the file"
+            self.fail(f"expected {char!r}, found {found!r}")
+        self.pos += 1
+
+    def value(self) -> object:
+        """Parse the value at the cursor (C decoder), refilling while it runs past the buffer."""
+        self.peek()
+        while True:
+            try:
+                obj, end = _DECODER.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if self.eof or len(self.buf) - self.pos > MAX_VALUE:
+                    self.fail(exc.msg if not self.eof else f"{exc.msg} (the file ends early?)")
+                self.fill()
+                continue
+            except RecursionError:
+                self.fail("nested too deeply; not a Telegram export")
+            except ValueError as exc:  # NaN/Infinity
+                self.fail(str(exc))
+            if end == len(self.buf) and not self.eof:  # a number cut by the buffer end: read on
+                self.fill()
+                continue
+            self.pos = end
+            return obj
+
+    def members(self) -> Iterator[str]:
+        """Keys of the object at the cursor; the caller reads or skips each value before the next."""
+        self.take("{")
+        if self.peek() == "}":
+            self.pos += 1
+            return
+        while True:
+            key = self.value()
+            if not isinstance(key, str):
+                self.fail("an object key is not a string")
+            self.take(":")
+            yield key
+            c = self.peek()
+            self.pos += 1
+            if c == "}":
+                return
+            if c != ",":
+                self.pos -= 1
+                self.fail(f"expected ',' or '}}', found {c or 'the end of the file'!r}")
+
+    def items(self) -> Iterator[object]:
+        """Parsed elements of the array at the cursor, one at a time. The loop calls the C scanner
+        directly and steps over separators inline; anything unusual (a value running past the
+        buffer, an error) goes through `value()` and `peek()`, which refill and report."""
+        self.take("[")
+        if self.peek() == "]":
+            self.pos += 1
+            return
+        scan, ws, delimited = _DECODER.scan_once, _WS.match, _DELIMITED
+        while True:
+            if len(self.buf) - self.pos < _LOW and not self.eof:
+                self.fill()  # top up before the block runs out, rather than fail and retry at its end
+            buf, pos = self.buf, self.pos  # pos is on the element's first character
+            try:
+                obj, end = scan(buf, pos)
+                if end == len(buf) and type(obj) not in delimited and not self.eof:
+                    raise StopIteration  # a number may go on in the next block
+                self.pos = end
+            except (StopIteration, ValueError, RecursionError):
+                obj = self.value()
+            yield obj
+            buf = self.buf
+            pos = ws(buf, self.pos).end()
+            if pos < len(buf) and buf[pos] == ",":
+                self.pos = ws(buf, pos + 1).end()
+                if self.pos == len(buf):
+                    self.peek()
+                continue
+            self.pos = pos
+            c = self.peek()
+            self.pos += 1
+            if c == "]":
+                return
+            if c != ",":
+                self.pos -= 1
+                self.fail(f"expected ',' or ']', found {c or 'the end of the file'!r}")
+            self.peek()
+
+    def skip(self) -> None:
+        """Pass over the value at the cursor; big arrays and objects a member at a time."""
+        c = self.peek()
+        if c == "[":
+            for _ in self.items():
+                pass
+        elif c == "{":
+            for _ in self.members():
+                self.value()
+        else:
+            self.value()
 
 
 def entities_text(value: object) -> str:
@@ -63,6 +203,9 @@ def entities_text(value: object) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):
+        if len(value) == 1 and type(part := value[0]) is dict:  # the usual single plain entity
+            t = part.get("text")
+            return t if isinstance(t, str) else ""
         parts = []
         for part in value:
             if isinstance(part, str):
@@ -84,9 +227,9 @@ def message_text(obj: dict) -> str:
 def _time(obj: dict) -> datetime | None:
     """UTC wall time from `date_unixtime`; old exports only have local `date` (kept as written)."""
     unix = obj.get("date_unixtime")
-    if unix not in (None, ""):
+    if unix is not None and unix != "":
         try:
-            return datetime.fromtimestamp(int(unix), tz=timezone.utc).replace(tzinfo=None)
+            return _EPOCH + timedelta(seconds=int(unix))  # = utcfromtimestamp, without its deprecation
         except (TypeError, ValueError, OverflowError):
             pass
     date = obj.get("date")
@@ -112,50 +255,76 @@ def _file_in(folder: Path, rel: object) -> Path | None:
 
 
 def to_message(obj: dict, folder: Path, ctx: ParseContext) -> Message:
-    kind = obj.get("type")
-    mid = obj.get("id")
-    when = _time(obj)
+    """One message object → Message. Runs once per message of exports of millions, so the usual
+    shapes (a unix time, one plain text entity, no media) are taken inline."""
+    get = obj.get
+    kind = get("type")
+    mid = get("id")
+    unix = get("date_unixtime")
+    if type(unix) is str and unix:
+        try:
+            when = _EPOCH + timedelta(seconds=int(unix))  # = utcfromtimestamp, without its deprecation
+        except (ValueError, OverflowError):
+            when = _time(obj)
+    else:
+        when = _time(obj)
     if kind == "service":
-        actor = obj.get("actor") or ""
-        action = obj.get("action") or ""
-        title = obj.get("title")
+        actor = get("actor") or ""
+        action = get("action") or ""
+        title = get("title")
         text = action + (f": {title}" if isinstance(title, str) and title else "")
-        return Message(sender=str(actor), time=when, text=text, source_id=None if mid is None else str(mid),
-                       is_system=True)
-    sender = obj.get("from")
+        return Message(str(actor), when, text, None, None if mid is None else str(mid), True)
+    sender = get("from")
     if sender is None:
         sender = "Deleted Account" if "from_id" in obj else ""
-    msg = Message(sender=str(sender), time=when, text=message_text(obj),
-                  source_id=None if mid is None else str(mid),
-                  reply_to=None if obj.get("reply_to_message_id") is None else str(obj["reply_to_message_id"]),
-                  is_system=kind not in (None, "message"))
-    media_type = obj.get("media_type")
+    elif type(sender) is not str:
+        sender = str(sender)
+    ents = get("text_entities")
+    if type(ents) is list and len(ents) == 1 and type(first := ents[0]) is dict:
+        text = first.get("text")
+        if type(text) is not str:
+            text = ""
+    else:
+        text = message_text(obj)
+    reply = get("reply_to_message_id")
+    msg = Message(sender, when, text, None, None if mid is None else str(mid),
+                  kind is not None and kind != "message", None, None if reply is None else str(reply))
+    media_type = get("media_type")
     if media_type == "sticker":
-        f = _file_in(folder, obj.get("file")) or _file_in(folder, obj.get("thumbnail"))
-        if f is None and not _is_placeholder(obj.get("file")):
+        f = _file_in(folder, get("file")) or _file_in(folder, get("thumbnail"))
+        if f is None and not _is_placeholder(get("file")):
             ctx.note("Some Telegram sticker files listed in the export are missing from its folder; "
                      "those stickers are kept as emoji-only references.")
-        name = obj.get("file_name") or (obj.get("file") if not _is_placeholder(obj.get("file")) else None)
+        name = get("file_name") or (get("file") if not _is_placeholder(get("file")) else None)
         fmt = None
         if isinstance(name, str) and "." in name:
             fmt = name.rsplit(".", 1)[-1].lower()
-        msg.sticker = StickerRef(platform=NAME, emoji=obj.get("sticker_emoji") or None, file=f,
+        msg.sticker = StickerRef(platform=NAME, emoji=get("sticker_emoji") or None, file=f,
                                  name=name if isinstance(name, str) else None, fmt=fmt)
     elif media_type:
         msg.media = str(media_type)
-    else:
+    elif not _MEDIA_FIELDS.isdisjoint(obj):
         for key, label in _MEDIA_KEYS:
             if key in obj:
                 msg.media = label
                 break
         else:
-            if "file" in obj:
-                msg.media = "file"
+            msg.media = "file"
     return msg
 
 
 def _user_ids(uid: object) -> set[str]:
     return {str(uid), f"user{uid}"} if uid is not None else set()
+
+
+def _title(h: dict, path: Path) -> str:
+    if h.get("name"):
+        return str(h["name"])
+    if h.get("type") == "saved_messages":
+        return "Saved Messages"
+    if "name" in h:
+        return "Deleted Account"  # tdesktop writes "name": null for deleted users
+    return path.parent.name if path.stem == "result" else path.stem
 
 
 def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
@@ -170,89 +339,82 @@ def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
             raise ParseError(path, "the file is empty")
         fh.seek(0)
         ctx.total_bytes = ctx.total_bytes or path.stat().st_size
-        events = ijson.parse(_NestingGuard(fh, path), use_float=True)
-        me: dict[str, object] = {}
-        headers: dict[str, dict] = {}
-        found = 0
-        index = 0
+        stream = _JsonStream(fh, ctx)
+        if fh.read(3) != b"\xef\xbb\xbf":
+            fh.seek(0)
+        state = {"found": 0, "index": 0, "me": {}}
         try:
-            for prefix, event, value in events:
-                if prefix.startswith("personal_information.") and event in ("string", "number"):
-                    me[prefix.split(".", 1)[1]] = value
-                    continue
-                if event == "start_map" and prefix in _CHAT_PREFIXES:
-                    headers[prefix] = {}
-                    continue
-                parent, _, key = prefix.rpartition(".")
-                if parent in headers and key in ("name", "type", "id") and event in ("string", "number",
-                                                                                      "null"):
-                    headers[parent][key] = value
-                    continue
-                if event == "start_array" and key == "messages" and parent in headers:
-                    index += 1
-                    h = headers[parent]
-                    if h.get("name"):
-                        title = str(h["name"])
-                    elif h.get("type") == "saved_messages":
-                        title = "Saved Messages"
-                    elif "name" in h:
-                        title = "Deleted Account"  # tdesktop writes "name": null for deleted users
-                    else:
-                        title = path.parent.name if path.stem == "result" else path.stem
-                    chat = Chat(platform=NAME, name=title,
-                                source_id=str(h["id"]) if h.get("id") is not None else f"{path.stem}#{index}",
-                                kind=h.get("type"))
-                    if h.get("id") is None and h.get("name"):
-                        chat.source_id = f"name:{h['name']}"
-                    found += 1
-                    if prefix == "messages":  # a single-chat export: the C builder reads it
-                        yield ParsedChat(chat, _messages(_items(path, prefix, ctx), folder, ctx, chat, me, path, None))
-                        return
-                    yield ParsedChat(chat, _messages(_built(events, prefix), folder, ctx, chat, me, path, fh))
-        except (ijson.common.IncompleteJSONError, UnicodeDecodeError) as exc:
-            if found and ctx.partial:
-                ctx.skip(f"the JSON ends early or is invalid ({exc}); chats before it were kept")
+            if stream.peek() != "{":
+                raise ParseError(path, "no Telegram chat with messages in this JSON (expected a 'messages' list "
+                                 "or 'chats.list')")
+            yield from _chat_object(stream, path, folder, ctx, state, top=True)
+        except _BadJson as exc:
+            if state["found"] and ctx.partial:
+                if state.get("reported"):  # the chat it broke already said so
+                    return
+                ctx.skip(f"the JSON ends early or is invalid ({exc.reason}); chats before it were kept")
                 return
-            raise ParseError(path, f"invalid or truncated JSON: {exc}") from exc
-        if not found:
+            raise ParseError(path, f"invalid or truncated JSON: {exc.reason}", f"byte {exc.where}") from None
+        if not state["found"]:
             raise ParseError(path, "no Telegram chat with messages in this JSON (expected a 'messages' list "
                              "or 'chats.list')")
 
 
-def _built(events, prefix: str) -> Iterator[object]:
-    """Message objects of one `messages` array, built from the shared event stream (export-all files)."""
-    item = prefix + ".item"
-    for p, event, value in events:
-        if event == "end_array" and p == prefix:
-            return
-        if event != "start_map" or p != item:
-            continue
-        builder = ijson.ObjectBuilder()
-        builder.event(event, value)
-        depth = 1
-        for _p, ev, val in events:
-            builder.event(ev, val)
-            if ev in ("start_map", "start_array"):
-                depth += 1
-            elif ev in ("end_map", "end_array"):
-                depth -= 1
-                if depth == 0:
-                    break
-        yield builder.value
+def _chat_object(stream: _JsonStream, path: Path, folder: Path, ctx: ParseContext, state: dict,
+                 top: bool = False) -> Iterator[ParsedChat]:
+    """Walk one chat object (or the top level, which is a chat in single-chat exports and holds
+    `chats.list` / `left_chats.list` in full exports), yielding its chat when `messages` starts."""
+    header: dict[str, object] = {}
+    for key in stream.members():
+        c = stream.peek()
+        if key in ("name", "type", "id") and c not in "[{":
+            value = stream.value()
+            if isinstance(value, _SCALAR) and not isinstance(value, bool):
+                header[key] = value
+        elif key == "messages" and c == "[":
+            state["index"] += 1
+            chat = Chat(platform=NAME, name=_title(header, path),
+                        source_id=str(header["id"]) if header.get("id") is not None else f"{path.stem}#{state['index']}",
+                        kind=header.get("type"))  # type: ignore[arg-type]
+            if header.get("id") is None and header.get("name"):
+                chat.source_id = f"name:{header['name']}"
+            state["found"] += 1
+            items = stream.items()
+            yield ParsedChat(chat, _messages(items, folder, ctx, chat, state, path))
+            for _ in items:  # whatever the consumer left unread
+                pass
+        elif top and key == "personal_information" and c == "{":
+            info = stream.value()
+            state["me"].update({k: v for k, v in info.items()  # type: ignore[union-attr]
+                                if isinstance(v, (str, int, float)) and not isinstance(v, bool)})
+        elif top and key in ("chats", "left_chats") and c == "{":
+            for sub in stream.members():
+                if sub == "list" and stream.peek() == "[":
+                    stream.take("[")
+                    if stream.peek() == "]":
+                        stream.pos += 1
+                        continue
+                    while True:
+                        if stream.peek() == "{":
+                            yield from _chat_object(stream, path, folder, ctx, state)
+                        else:
+                            stream.skip()
+                        sep = stream.peek()
+                        stream.pos += 1
+                        if sep == "]":
+                            break
+                        if sep != ",":
+                            stream.pos -= 1
+                            stream.fail(f"expected ',' or ']', found {sep or 'the end of the file'!r}")
+                else:
+                    stream.skip()
+        else:
+            stream.skip()
 
 
-def _items(path: Path, prefix: str, ctx: ParseContext) -> Iterator[object]:
-    """Message objects built by ijson's C backend from a second read of the file: several times
-    faster than building from events, used when one chat fills the file (single-chat exports)."""
-    with open(path, "rb") as fh2:
-        for i, obj in enumerate(ijson.items(_NestingGuard(fh2, path), prefix + ".item", use_float=True)):
-            if i % 1000 == 999:
-                ctx.done_bytes = fh2.tell()
-            yield obj
-
-
-def _messages(objs: Iterator[object], folder: Path, ctx: ParseContext, chat: Chat, me: dict,
-              path: Path, fh) -> Iterator[Message]:
+def _messages(objs: Iterator[object], folder: Path, ctx: ParseContext, chat: Chat, state: dict,
+              path: Path) -> Iterator[Message]:
+    me = state["me"]
     my_ids = _user_ids(me.get("user_id"))
     my_name = " ".join(str(me[k]) for k in ("first_name", "last_name") if me.get(k)).strip()
     senders: dict[str, int] = {}
@@ -261,23 +423,23 @@ def _messages(objs: Iterator[object], folder: Path, ctx: ParseContext, chat: Cha
     try:
         for obj in objs:
             n += 1
-            if fh is not None and n % 1000 == 0:
-                ctx.done_bytes = fh.tell()
-            if not isinstance(obj, dict):
+            if type(obj) is not dict:
                 ctx.skip("a message is not a JSON object", f"message {n}")
                 continue
             last_id = obj.get("id", last_id)
             msg = to_message(obj, folder, ctx)
             if not msg.is_system and msg.sender:
-                senders[msg.sender] = senders.get(msg.sender, 0) + 1
+                sender = msg.sender
+                senders[sender] = senders.get(sender, 0) + 1
                 if chat.me is None and my_ids and str(obj.get("from_id")) in my_ids:
-                    chat.me = msg.sender
+                    chat.me = sender
             yield msg
-    except (ijson.common.IncompleteJSONError, UnicodeDecodeError) as exc:
+    except _BadJson as exc:
         where = f"message {n + 1}" + (f" (after id {last_id})" if last_id is not None else "")
         if not ctx.partial:
-            raise ParseError(path, f"invalid or truncated JSON: {exc}", where) from exc
-        ctx.skip(f"the JSON ends early or is invalid ({exc}); {n} messages before it were kept", where)
+            raise ParseError(path, f"invalid or truncated JSON: {exc.reason}", where) from None
+        ctx.skip(f"the JSON ends early or is invalid ({exc.reason}); {n} messages before it were kept", where)
+        state["reported"] = True
     if chat.me is None and my_name and my_name in senders:
         chat.me = my_name
     chat.participants = sorted(senders, key=lambda s: -senders[s])
