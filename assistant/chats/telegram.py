@@ -26,7 +26,7 @@ from assistant.domain import Chat, Message, StickerRef
 NAME = "telegram"
 READ = 1 << 20  # bytes decoded per refill
 _LOW = 64 << 10  # characters left in the buffer below which the array loop refills first
-MAX_VALUE = 256 << 20  # one message (or header value) larger than this is refused, not buffered
+MAX_VALUE = 16 << 20  # one message (or header value) larger than this is refused, not buffered
 _WS = re.compile(r"[ \t\n\r]*")
 _EPOCH = datetime(1970, 1, 1)
 _SCALAR = (str, int, float, type(None))
@@ -67,10 +67,11 @@ class _JsonStream:
         self.broken: _BadJson | None = None
 
     def fill(self) -> bool:
-        """Append the next block of the file (dropping what the cursor has passed); False at EOF."""
+        """Append the next block of the file (dropping what the cursor has passed); False at EOF.
+        A value longer than a block doubles the read, so reading it stays linear."""
         if self.eof:
             return False
-        data = self._fh.read(READ)
+        data = self._fh.read(max(READ, len(self.buf) - self.pos))
         try:
             text = self._decode(data, final=not data)
         except UnicodeDecodeError as exc:
@@ -111,8 +112,13 @@ class _JsonStream:
             try:
                 obj, end = _DECODER.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
-                if self.eof or len(self.buf) - self.pos > MAX_VALUE:
-                    self.fail(exc.msg if not self.eof else f"{exc.msg} (the file ends early?)")
+                # Only a value that may go on past the buffer is worth more data: an open string, or
+                # an error at the very end. Anything else is invalid here and now.
+                cut = exc.msg.startswith("Unterminated string") or exc.pos >= len(self.buf) - 8
+                if self.eof or not cut:
+                    self.fail(f"{exc.msg} (the file ends early?)" if self.eof else exc.msg)
+                if len(self.buf) - self.pos > MAX_VALUE:
+                    self.fail(f"a value larger than {MAX_VALUE >> 20} MB; not a Telegram message")
                 self.fill()
                 continue
             except RecursionError:

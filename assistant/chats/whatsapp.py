@@ -30,8 +30,9 @@ _DATE = r"(?:\d{1,4}|[A-Z]\d{1,2})[./-]\d{1,2}[./-](?:\d{1,4}|[A-Z]\d{1,2})(?: B
 _TIME = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:[ \u202f\u00a0]?[AaPp]\.?[ \u202f\u00a0]?[Mm]\.?)?"
 
 # One regex per header layout; groups: date, time (swapped for time-first), author (None on system
-# lines), lead marks, body. The author is greedy but cannot cross ':' — so it ends at the first ': '.
-_REST = rf"(?:{_M}([^\n:]+){_M}: )?({_M})([^\n]*)"
+# lines), lead marks, body. The author is greedy but cannot cross ':' — so it ends at the first ': ',
+# or at a ':' ending the line (an empty message whose trailing space an editor or exporter trimmed).
+_REST = rf"(?:{_M}([^\n:]+){_M}:(?: |(?=\n|\Z)))?({_M})([^\n]*)"
 _TEMPLATES = {
     "ios": rf"^{_M}\[{_M}(@D){_M}[,،]?[ \u202f\u00a0]{_M}(@T){_M}\] {_REST}",
     "ios-time-first": rf"^{_M}\[{_M}(@T), (@D){_M}\] {_REST}",
