@@ -1,5 +1,6 @@
 """The Library tab: a virtualized thumbnail grid over the catalog, filters, a details pane and
-bulk actions (tag, favourite, hide, delete, export), plus a duplicates review.
+bulk actions (tag, favourite, hide, delete, export), a duplicates review, and one-line descriptions
+written by the user's multimodal model (`caption_action`).
 
 The grid is a `QListView` in icon mode over `StickerModel`, which holds only the search result rows;
 thumbnails come from `ThumbnailCache` as cells are painted, so 20,000 stickers scroll smoothly.
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
 
 from assistant.domain import Sticker
 from assistant.gui.animation import Animator
+from assistant.gui.caption_action import CaptionAction
 from assistant.gui.lazy import ReloadWhenShown
 from assistant.gui.thumbs import ThumbnailCache, plain_tooltip
 from assistant.gui.workers import JobRunner
@@ -43,6 +45,8 @@ def thumb_paths(app_core, sticker: Sticker) -> list[Path]:
 
 def sticker_tooltip(s: Sticker) -> str:
     lines = [f"{s.emoji or ''} {s.pack or 'no pack'}".strip()]
+    if s.description:
+        lines.append(s.description[:160])
     if s.tags:
         lines.append("tags: " + ", ".join(s.tags))
     if s.ocr_text:
@@ -396,7 +400,12 @@ class LibraryView(ReloadWhenShown, QWidget):
         self.export_btn = self._button(actions, "Export…", "Export the selected stickers to a folder",
                                        self.export_selected)
         self.dup_btn = self._button(actions, "Duplicates…", "Review near-duplicate stickers", self.show_duplicates)
+        self.captions = CaptionAction(app_core, runner, self.selected, self.open_models_settings)
+        self.captions.done.connect(self._captions_done)
+        actions.addWidget(self.captions.write_btn)
+        actions.addWidget(self.captions.redo_btn)
         outer.addLayout(actions)
+        outer.addWidget(self.captions)  # progress, cancel and the report; hidden when idle
 
         split = QSplitter()
         self.grid = QListView()
@@ -544,6 +553,7 @@ class LibraryView(ReloadWhenShown, QWidget):
         n = len(self.selected())
         for b in (self.tag_btn, self.fav_btn, self.hide_btn, self.delete_btn, self.export_btn):
             b.setEnabled(n > 0)
+        self.captions.update_buttons()
 
     def _bulk(self, title: str, fn) -> None:
         ids = [s.id for s in self.selected()]
@@ -637,6 +647,20 @@ class LibraryView(ReloadWhenShown, QWidget):
         dialog.exec()
         if dialog.merged:
             self.refresh()
+
+    def _captions_done(self, report) -> None:
+        """New descriptions show in the grid's tooltips and search, and in the details pane."""
+        self.refresh()
+
+    def open_models_settings(self) -> None:
+        """Settings, where the describer's two files are imported (the main window's, when there is one)."""
+        window = self.window()
+        if window is not self and hasattr(window, "open_settings"):
+            window.open_settings()
+            return
+        from assistant.gui.settings_dialog import SettingsDialog
+
+        SettingsDialog(self.app_core, self.runner, self).exec()
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.close_resources()

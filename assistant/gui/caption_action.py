@@ -1,0 +1,210 @@
+"""The Library's "Write descriptions" action: one-line sticker descriptions by the user's multimodal GGUF.
+
+Captioning costs seconds per sticker on a CPU, so it runs as a worker job with a progress bar and a
+Cancel button next to the grid; `assistant.library.captions.caption` commits each sticker as it goes,
+so a cancel keeps every description already written. Whether a describer is installed is only known
+by looking at the model files, which happens in the worker too: when none is, the job hands back the
+`CaptionsUnavailable` error and the user gets its install instructions plus a button to Settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
+
+from assistant.domain import Sticker
+from assistant.gui.workers import Job, JobRunner
+
+log = logging.getLogger(__name__)
+
+MAX_FAILURES_SHOWN = 5
+SETTINGS_HINT = ("In the app: File › Settings… › Models, select \"describer\" and use Import file… for the "
+                 "model GGUF, then select \"describer-projector\" and import its mmproj GGUF.")
+
+
+def report_text(report) -> str:
+    """A short account of a `CaptionReport`: written, user edits kept, failures with their reasons."""
+    head = "Descriptions cancelled" if report.cancelled else "Descriptions done"
+    parts = [f"{report.written} written"]
+    if report.kept_user_edits:
+        parts.append(f"{report.kept_user_edits} kept (edited by you)")
+    if report.failed:
+        parts.append(f"{len(report.failed)} failed")
+    text = f"{head}: {', '.join(parts)}."
+    if report.cancelled:
+        text += " Descriptions written before the cancel are kept."
+    for sid, why in report.failed[:MAX_FAILURES_SHOWN]:
+        text += f"\n  #{sid}: {why}"
+    if len(report.failed) > MAX_FAILURES_SHOWN:
+        text += f"\n  … and {len(report.failed) - MAX_FAILURES_SHOWN} more"
+    return text
+
+
+class CaptionAction(QWidget):
+    """The two buttons (placed by the Library view) and a progress row (this widget, hidden when idle).
+
+    `done` carries the report once descriptions were written (or kept), so the view refreshes the grid
+    and the details pane. `open_settings` is called when the user asks to install a describer.
+    """
+
+    done = Signal(object)
+
+    def __init__(self, app_core, runner: JobRunner, selected: Callable[[], list[Sticker]],
+                 open_settings: Callable[[], None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.app_core = app_core
+        self.runner = runner
+        self.selected = selected
+        self.open_settings = open_settings
+        self.job: Job | None = None
+        self.message: QMessageBox | None = None  # the last message shown (tests read it)
+
+        self.write_btn = QPushButton("&Write descriptions")
+        self.write_btn.setAccessibleName("Write descriptions for the selected stickers, "
+                                         "or for every sticker without one")
+        self.write_btn.clicked.connect(lambda: self.start(redo=False))
+        self.redo_btn = QPushButton("&Rewrite descriptions")
+        self.redo_btn.setAccessibleName("Write new descriptions for the selected stickers")
+        self.redo_btn.setToolTip("Replace the selected stickers' descriptions with new ones "
+                                 "(descriptions you edited are kept)")
+        self.redo_btn.clicked.connect(lambda: self.start(redo=True))
+
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.progress = QProgressBar()
+        self.progress.setAccessibleName("Description progress")
+        self.progress.setFormat("%v / %m")
+        row.addWidget(self.progress, 1)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setAccessibleName("Cancel writing descriptions")
+        self.cancel_btn.clicked.connect(self.cancel)
+        row.addWidget(self.cancel_btn)
+        self.status = QLabel("")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Description status")
+        row.addWidget(self.status, 2)
+        self.close_btn = QPushButton("Dismiss")
+        self.close_btn.setAccessibleName("Dismiss the description report")
+        self.close_btn.clicked.connect(self.hide)
+        row.addWidget(self.close_btn)
+        self.hide()  # the owner calls update_buttons() once its selection exists
+
+    # --- buttons -----------------------------------------------------------------------------------
+    def update_buttons(self) -> None:
+        """Write is always on (it explains itself when no describer is installed); redo needs a selection."""
+        busy = self.job is not None
+        n = len(self.selected())
+        self.write_btn.setEnabled(not busy)
+        self.redo_btn.setEnabled(not busy and n > 0)
+        self.write_btn.setToolTip(f"Write descriptions for the {n} selected stickers that have none" if n else
+                                  "Write descriptions for every sticker that has none")
+
+    def start(self, redo: bool = False) -> Job | None:
+        """Caption the selection (without redo: only its stickers lacking a description), or, with
+        nothing selected, every sticker lacking one. Returns the job, or None when nothing is to do."""
+        if self.job is not None:
+            return None
+        chosen = self.selected()
+        ids: list[int] | None
+        if redo:
+            ids = [s.id for s in chosen]
+            if not ids:
+                return None
+        elif chosen:
+            ids = [s.id for s in chosen if not (s.description or "").strip()]
+            if not ids:
+                self._show_report("The selected stickers already have descriptions; use Rewrite descriptions "
+                                  "to replace them.")
+                return None
+        else:
+            ids = None
+        app_core = self.app_core
+
+        def run(progress, cancel):
+            from assistant.library import captions
+
+            try:
+                captions.describer_for(app_core)  # files only: no model is loaded yet
+            except captions.CaptionsUnavailable as exc:
+                return exc  # not a failure of the job: the user is told how to install one
+            return captions.caption(app_core, ids, redo=redo, progress=progress, cancel=cancel)
+
+        self.job = job = self.runner.start("Writing descriptions", run)
+        self.progress.setRange(0, 0)  # busy until the first count arrives
+        self.progress.show()
+        self.cancel_btn.setEnabled(True)
+        self.cancel_btn.show()
+        self.close_btn.hide()
+        self.status.setText("Loading the describer…")
+        self.show()
+        self.update_buttons()
+        job.progress.connect(self._progress)
+        job.finished.connect(self._finished)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(lambda: self._show_report("Cancelled before any description was written."))
+        job.done.connect(self._job_done)
+        return job
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.cancel_btn.setEnabled(False)
+            self.status.setText("Cancelling after the current sticker…")
+
+    # --- job signals -------------------------------------------------------------------------------
+    def _progress(self, done: int, total: int, what: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(min(done, max(total, 1)))
+        if self.cancel_btn.isEnabled():
+            self.status.setText(f"Writing descriptions: {done} of {total}" if total else
+                                "No sticker is waiting for a description.")
+
+    def _finished(self, result) -> None:
+        from assistant.library.captions import CaptionsUnavailable
+
+        if isinstance(result, CaptionsUnavailable):
+            self.hide()
+            self._show_unavailable(str(result))
+            return
+        self._show_report(report_text(result) if (result.written or result.kept_user_edits or result.failed
+                                                  or result.cancelled)
+                          else "No sticker is waiting for a description.")
+        self.done.emit(result)
+
+    def _failed(self, message: str, details: str) -> None:
+        from assistant.gui.library_view import show_error
+
+        self._show_report(f"Descriptions stopped: {message}")
+        show_error(self.window(), "Could not write descriptions", message, details)
+        self.done.emit(None)  # descriptions written before the error are kept: show them
+
+    def _job_done(self) -> None:
+        self.job = None
+        self.update_buttons()
+
+    def _show_report(self, text: str) -> None:
+        self.progress.hide()
+        self.cancel_btn.hide()
+        self.close_btn.show()
+        self.status.setText(text)
+        self.show()
+
+    def _show_unavailable(self, text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "No describer installed",
+                          f"Descriptions need a multimodal model. {text[:1].upper()}{text[1:]}.",
+                          parent=self.window())
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setInformativeText(SETTINGS_HINT)
+        settings = box.addButton("Open Settings › Models…", QMessageBox.ButtonRole.ActionRole)
+        settings.setAccessibleName("Open Settings to install a describer model")
+        box.addButton(QMessageBox.StandardButton.Close)
+        box.setDefaultButton(settings)
+        box.setAccessibleName("No describer installed")
+        # after the box has closed: Settings is modal and must not open on top of it
+        settings.clicked.connect(lambda: QTimer.singleShot(0, self, self.open_settings))
+        self.message = box
+        box.open()

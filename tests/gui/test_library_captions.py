@@ -1,0 +1,137 @@
+"""The Library's "Write descriptions" action: the install message when no describer is installed, one
+real caption (summarizer GGUF + a tiny random projector) reaching the details pane, and Cancel."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PIL import Image, ImageDraw
+
+from assistant.library import ingest, manage
+
+
+def _sticker(tmp_path, name: str, colour):
+    img = Image.new("RGBA", (160, 160), (0, 0, 0, 0))
+    ImageDraw.Draw(img).ellipse((20, 20, 140, 140), fill=colour)
+    path = tmp_path / f"{name}.png"
+    img.save(path)
+    return path
+
+
+@pytest.fixture
+def two(app, tmp_path):
+    """Two stickers without descriptions."""
+    return [ingest.add_file(app, _sticker(tmp_path, n, c)).sticker_id
+            for n, c in (("red", (220, 30, 30, 255)), ("blue", (30, 30, 220, 255)))]
+
+
+def _library(window, qtbot, n):
+    window.tabs.setCurrentWidget(window.library_view)
+    view = window.library_view
+    qtbot.waitUntil(lambda: view.model.rowCount() == n, timeout=30_000)
+    return view
+
+
+def _select(view, sticker_id):
+    from PySide6.QtCore import QItemSelectionModel
+
+    row = next(i for i, s in enumerate(view.model.rows) if s.id == sticker_id)
+    view.grid.selectionModel().setCurrentIndex(view.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+
+def test_without_describer_the_action_says_how_to_install_and_changes_nothing(app, two, window, qtbot):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from assistant.gui.settings_dialog import SettingsDialog
+
+    view = _library(window, qtbot, 2)
+    action = view.captions
+    assert action.write_btn.isEnabled() and not action.redo_btn.isEnabled()  # redo needs a selection
+    assert action.write_btn.accessibleName() and action.redo_btn.accessibleName()
+    action.write_btn.click()
+    qtbot.waitUntil(lambda: action.message is not None and action.message.isVisible(), timeout=20_000)
+    box = action.message
+    assert "models import describer" in box.text() and "describer-projector" in box.text()
+    assert "Settings" in box.informativeText()
+    assert all(manage.get(app, i).description == "" for i in two)
+    assert not action.isVisible() and action.job is None and action.write_btn.isEnabled()
+
+    # the box's button opens Settings (modal): close it from a timer once it is up
+    opened = []
+
+    def close_settings():
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, SettingsDialog):
+            opened.append(dialog)
+            dialog.reject()
+        else:
+            QTimer.singleShot(50, close_settings)
+
+    QTimer.singleShot(50, close_settings)
+    settings_btn = next(b for b in box.buttons() if "Settings" in b.text())
+    settings_btn.click()
+    qtbot.waitUntil(lambda: bool(opened), timeout=20_000)
+    assert not box.isVisible()
+    assert all(manage.get(app, i).description == "" for i in two)
+
+
+def test_real_describer_writes_the_selected_stickers_description(app, two, window, qtbot, summarizer_gguf,
+                                                                 tmp_path_factory):
+    from assistant.ml import describer as d
+    from tests.library.tiny_mmproj import text_width, write_projector
+
+    projector = write_projector(tmp_path_factory.mktemp("mmproj") / "tiny-mmproj.gguf", text_width(summarizer_gguf))
+    real = d.LlamaCppDescriber(summarizer_gguf, projector, n_gpu_layers=0, max_tokens=12)
+    app.override("describer", real)
+    try:
+        view = _library(window, qtbot, 2)
+        _select(view, two[0])
+        assert view.details.sticker.id == two[0] and view.details.description.toPlainText() == ""
+        assert view.captions.redo_btn.isEnabled()
+        job = view.captions.start()  # the button's slot: for the selected sticker only
+        assert job is not None and not view.captions.write_btn.isEnabled()  # one run at a time
+        qtbot.waitUntil(lambda: view.captions.job is None, timeout=120_000)
+        text = manage.get(app, two[0]).description
+        assert text and "\n" not in text
+        assert manage.get(app, two[1]).description == ""  # not selected, not written
+        assert "1 written" in view.captions.status.text()
+        qtbot.waitUntil(lambda: view.details.description.toPlainText() == text, timeout=20_000)
+        assert view.details.sticker.id == two[0]
+        assert text[:40] in view.model.rows[[s.id for s in view.model.rows].index(two[0])].description
+
+        # the selection now has a description: plain Write leaves it alone and says why
+        assert view.captions.start() is None
+        assert "already have descriptions" in view.captions.status.text()
+    finally:
+        window.runner.cancel_all()
+        window.runner.wait(60_000)
+        real.close()
+
+
+def test_cancel_keeps_what_was_written_and_reports_it(app, two, window, qtbot):
+    started, release = threading.Event(), threading.Event()
+
+    class WaitsForTheTest:  # a describer that holds its first caption until the test has pressed Cancel
+        name = "scripted"
+
+        def describe(self, image):
+            started.set()
+            release.wait(30)
+            return "a round shape"
+
+    app.override("describer", WaitsForTheTest())
+    view = _library(window, qtbot, 2)
+    action = view.captions
+    action.write_btn.click()  # nothing selected: every sticker without a description
+    qtbot.waitUntil(started.is_set, timeout=20_000)
+    assert action.cancel_btn.isVisible() and action.cancel_btn.isEnabled()
+    action.cancel_btn.click()
+    assert "Cancelling" in action.status.text()
+    release.set()
+    qtbot.waitUntil(lambda: action.job is None, timeout=20_000)
+    assert "cancelled" in action.status.text() and "1 written" in action.status.text()
+    assert manage.get(app, two[0]).description == "A round shape"
+    assert manage.get(app, two[1]).description == ""
+    assert not action.cancel_btn.isVisible() and action.write_btn.isEnabled()
