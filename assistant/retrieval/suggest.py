@@ -229,17 +229,17 @@ class Suggester:
                     return None
             else:
                 have = idx.stamps()
-                idx.remove([i for i in have if i not in stamps])
+                idx.remove([i for i in have if i not in stamps], relayout=False)
                 stale = [i for i, st in stamps.items()
                          if (i in have and have[i] != st) or (i not in have and absent.get(i) != st)]
                 self._fetch_into(idx, collection, stale, stamps, absent)
                 if self.app.bank.count(collection) != len(idx):
                     # Orphan vectors, or vectors changed without a new indexed_at: compare ids.
                     store = {int(i) for i in self.app.bank.ids(collection)}
-                    idx.remove([i for i in idx.stamps() if i not in store])
+                    idx.remove([i for i in idx.stamps() if i not in store], relayout=False)
                     self._fetch_into(idx, collection, [i for i in store if i in stamps and i not in idx],
                                      stamps, absent)
-                if len(stale) > 1000:
+                if idx.maintain() or len(stale) > 1000:
                     self._save_index(idx, path)
         except ValueError as exc:  # the store's vectors changed width (another model): start over
             log.warning("rebuilding the %s index: %s", collection, exc)
@@ -281,9 +281,10 @@ class Suggester:
             got = self.app.bank.get(collection, ids=[str(i) for i in chunk], include_embeddings=True)
             found = [int(i) for i in got["ids"]]
             if found:
-                idx.upsert(found, np.asarray(got["embeddings"], dtype=np.float32), [stamps[i] for i in found])
+                idx.upsert(found, np.asarray(got["embeddings"], dtype=np.float32), [stamps[i] for i in found],
+                           relayout=False)
             missing = set(chunk) - set(found)
-            idx.remove(missing)
+            idx.remove(missing, relayout=False)
             absent.update({i: stamps[i] for i in missing})
             for i in found:
                 absent.pop(i, None)

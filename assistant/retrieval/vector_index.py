@@ -165,12 +165,23 @@ class VectorIndex:
         for j, i in enumerate(ids.tolist()):
             self._pos[i] = m + a + j
         self._n_hidden += int(hidden.sum())
-        if relayout and self._tail_n > max(TAIL_MIN, TAIL_SHARE * max(len(self), 1)):
-            self.relayout()
+        if relayout:
+            self.maintain()
 
-    def remove(self, ids) -> None:
+    def maintain(self) -> bool:
+        """Re-lay out when the tail or the removed rows outgrow `TAIL_SHARE` of the rows (each costs
+        scan time); True when it did. Batch writers upsert with relayout=False and call this once."""
+        limit = max(TAIL_MIN, TAIL_SHARE * max(len(self), 1))
+        if self._tail_n > limit or self._n_dead > limit:
+            self.relayout()
+            return True
+        return False
+
+    def remove(self, ids, *, relayout: bool = True) -> None:
         """Forget these ids (absent ones are ignored)."""
         self._drop(np.asarray(list(ids), dtype=np.int64).reshape(-1))
+        if relayout:
+            self.maintain()
 
     def set_hidden(self, ids, hidden: bool = True) -> None:
         """Hidden rows stay indexed but are never returned by `search`."""

@@ -116,6 +116,10 @@ def test_incremental_add_replace_remove(ivf_data):
     live = np.concatenate([base, extra / np.linalg.norm(extra, axis=1, keepdims=True)])
     live_ids = np.concatenate([ids, new_ids])
     assert recall_at(index, live, live_ids, queries[:100], skip={top}) >= 0.98
+    # removing as many compacts the rows (dropped, not just flagged) and the lists stay right
+    index.remove(new_ids.tolist())
+    assert index._n_dead == 0 and len(index._ids) == len(index) == 12_000
+    assert recall_at(index, base, ids, queries[:100], skip={top}) >= 0.98
 
 
 def test_hidden_rows_are_never_returned_and_come_back_when_unhidden(ivf_data):
