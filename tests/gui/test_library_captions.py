@@ -90,8 +90,8 @@ def test_real_describer_writes_the_selected_stickers_description(app, two, windo
         _select(view, two[0])
         assert view.details.sticker.id == two[0] and view.details.description.toPlainText() == ""
         assert view.captions.redo_btn.isEnabled()
-        job = view.captions.start()  # the button's slot: for the selected sticker only
-        assert job is not None and not view.captions.write_btn.isEnabled()  # one run at a time
+        view.captions.write_btn.click()  # for the selected sticker only
+        assert view.captions.job is not None and not view.captions.write_btn.isEnabled()  # one run at a time
         qtbot.waitUntil(lambda: view.captions.job is None, timeout=120_000)
         text = manage.get(app, two[0]).description
         assert text and "\n" not in text
@@ -135,3 +135,54 @@ def test_cancel_keeps_what_was_written_and_reports_it(app, two, window, qtbot):
     assert manage.get(app, two[0]).description == "A round shape"
     assert manage.get(app, two[1]).description == ""
     assert not action.cancel_btn.isVisible() and action.write_btn.isEnabled()
+
+
+def test_rewrite_reports_kept_edits_and_failures_with_reasons(app, two, window, qtbot, tmp_path):
+    from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
+    third = ingest.add_file(app, _sticker(tmp_path, "green", (30, 200, 30, 255))).sticker_id
+    manage.set_attribute(app, two[1], "description", "my own words")
+    with app.catalog.transaction() as tx:  # written by an earlier run, not by the user: rewritten
+        tx.execute("UPDATE stickers SET description='an old machine line' WHERE id=?", (third,))
+
+    class ChokesOnRed:  # one image the model fails on must not stop the others
+        name = "scripted"
+
+        def describe(self, image):
+            if image.convert("RGB").getpixel((80, 80))[0] > 200:
+                raise ValueError("cannot read this one")
+            return "a green circle"
+
+    app.override("describer", ChokesOnRed())
+    view = _library(window, qtbot, 3)
+    everything = QItemSelection(view.model.index(0), view.model.index(2))
+    view.grid.selectionModel().select(everything, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    assert view.captions.redo_btn.isEnabled()
+    view.captions.redo_btn.click()
+    qtbot.waitUntil(lambda: view.captions.job is None, timeout=20_000)
+    status = view.captions.status.text()
+    assert "1 written" in status and "1 kept (edited by you)" in status and "1 failed" in status
+    assert f"#{two[0]}: ValueError: cannot read this one" in status
+    assert manage.get(app, third).description == "A green circle"
+    assert manage.get(app, two[1]).description == "my own words"
+    assert manage.get(app, two[0]).description == ""
+    qtbot.waitUntil(lambda: any(s.description == "A green circle" for s in view.model.rows), timeout=20_000)
+
+
+def test_a_broken_describer_stops_with_a_message(app, two, window, qtbot):
+    from assistant.ml.describer import DescriberError
+
+    class Broken:
+        name = "broken"
+
+        def describe(self, image):
+            raise DescriberError("describer.gguf + mmproj.gguf: llama.cpp could not load this pair")
+
+    app.override("describer", Broken())
+    view = _library(window, qtbot, 2)
+    view.captions.write_btn.click()
+    qtbot.waitUntil(lambda: view.captions.job is None, timeout=20_000)
+    assert "Descriptions stopped" in view.captions.status.text()
+    assert "could not load this pair" in view.captions.status.text()
+    assert all(manage.get(app, i).description == "" for i in two)
+    assert view.captions.write_btn.isEnabled()
