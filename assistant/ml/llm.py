@@ -40,6 +40,7 @@ class Completion:
     generation_seconds: float | None = None
     prompt_evaluated: int | None = None  # prompt tokens actually evaluated (the rest came from the KV cache)
     finish_reason: str = ""
+    threads: int | None = None  # CPU threads llama.cpp ran with for this call
 
 
 class ChatLLM(Protocol):
@@ -84,6 +85,47 @@ def physical_cores() -> int:
     return max(1, min(n, allowed))
 
 
+def _cpu_times() -> tuple[int, int] | None:
+    """(idle, total) jiffies over all CPUs from /proc/stat; None where there is no such file."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            vals = [int(v) for v in fh.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    if len(vals) < 5:
+        return None
+    return vals[3] + vals[4], sum(vals)
+
+
+def idle_cores(interval: float = 0.1) -> float | None:
+    """How many CPUs nobody is using right now (two /proc/stat samples `interval` apart).
+
+    The 1-minute load average lags by a minute and counts our own threads from the previous call;
+    this sample is taken while the model is not running, so it measures only the other processes.
+    None where /proc/stat cannot be read (not Linux)."""
+    a = _cpu_times()
+    if a is None:
+        return None
+    time.sleep(interval)
+    b = _cpu_times()
+    if b is None or b[1] <= a[1]:
+        return None
+    cpus = os.cpu_count() or 1
+    return cpus * (b[0] - a[0]) / (b[1] - a[1])
+
+
+def threads_for_now(most: int, idle: float | None) -> int:
+    """Threads for the next call: one per core that is free right now, at least one, at most `most`.
+
+    llama.cpp's threads (OpenMP here) spin-wait at hundreds of barriers per token, so a thread that
+    shares its core with another process stalls all the others: on 2 cores busy with other work we
+    measured 2 threads at 0.6–6 generated tok/s and 1 thread at 10–20 (prompt: 11–23 vs 29–80 tok/s).
+    """
+    if idle is None:
+        return most
+    return max(1, min(most, int(idle + 0.3)))
+
+
 def gpu_offload_supported() -> bool:
     """True when this llama.cpp build can put layers on a GPU (CUDA, Metal, Vulkan...)."""
     try:
@@ -95,14 +137,25 @@ def gpu_offload_supported() -> bool:
 
 
 class LlamaCppLLM:
-    """A local GGUF chat model. Thread-safe: one generation at a time per loaded model."""
+    """A local GGUF chat model. Thread-safe: one generation at a time per loaded model.
+
+    One `Llama` object serves every call, so llama.cpp keeps the KV cache of the previous prompt and
+    evaluates only what differs: the summarizer's instructions come first and are the same for every
+    session, so from the second session on they cost nothing. `n_threads=None` picks the thread count
+    per call from the cores free at that moment (see `threads_for_now`); a number fixes it.
+    """
 
     def __init__(self, model_path: Path | str, *, n_ctx: int = 4096, n_threads: int | None = None,
-                 n_gpu_layers: int | None = None, seed: int = 0, verbose: bool = False) -> None:
+                 n_gpu_layers: int | None = None, seed: int = 0, verbose: bool = False,
+                 n_batch: int = 512, flash_attn: bool = False) -> None:
         self.path = Path(model_path)
         self.name = self.path.name
         self.n_ctx = n_ctx
+        self.adaptive_threads = n_threads is None
         self.n_threads = n_threads or physical_cores()
+        self.n_batch = n_batch
+        self.flash_attn = flash_attn
+        self._threads_now = self.n_threads
         self.n_gpu_layers = n_gpu_layers
         self.seed = seed
         self.verbose = verbose
@@ -135,10 +188,12 @@ class LlamaCppLLM:
         try:
             llama = llama_cpp.Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
                                     n_threads_batch=self.n_threads, n_gpu_layers=gpu_layers, seed=self.seed,
+                                    n_batch=self.n_batch, n_ubatch=self.n_batch, flash_attn=self.flash_attn,
                                     verbose=self.verbose)
         except (ValueError, RuntimeError, OSError) as exc:
             raise LLMError(f"{self.path}: llama.cpp could not load this file as a GGUF model ({exc}).") from None
         self.load_seconds = time.perf_counter() - t0
+        self._threads_now = self.n_threads
         if not llama.metadata.get("tokenizer.chat_template"):
             log.warning("%s has no chat template; llama.cpp falls back to %s", self.path.name, llama.chat_format)
         self.gpu_layers = gpu_layers
@@ -177,6 +232,7 @@ class LlamaCppLLM:
         with self._lock:
             llama = self.llama
             grammar = self._grammar(json_schema) if json_schema else None
+            self._pick_threads(llama)
             llama_cpp.llama_perf_context_reset(llama.ctx)
             t0 = time.perf_counter()
             try:
@@ -193,7 +249,19 @@ class LlamaCppLLM:
                           prompt_tokens=int(usage.get("prompt_tokens", 0)),
                           completion_tokens=int(usage.get("completion_tokens", 0)), seconds=seconds,
                           prompt_seconds=perf.t_p_eval_ms / 1000.0, generation_seconds=perf.t_eval_ms / 1000.0,
-                          prompt_evaluated=int(perf.n_p_eval), finish_reason=choice.get("finish_reason") or "")
+                          prompt_evaluated=int(perf.n_p_eval), finish_reason=choice.get("finish_reason") or "",
+                          threads=self._threads_now)
+
+    def _pick_threads(self, llama) -> None:
+        """Adaptive mode: as many threads as cores are free now (all layers on a GPU: leave it)."""
+        if not self.adaptive_threads or self.gpu_layers not in (0, None):
+            return
+        import llama_cpp
+
+        n = threads_for_now(self.n_threads, idle_cores())
+        if n != self._threads_now:
+            llama_cpp.llama_set_n_threads(llama.ctx, n, n)
+            self._threads_now = n
 
     def close(self) -> None:
         with self._lock:

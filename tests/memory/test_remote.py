@@ -80,7 +80,7 @@ def test_build_through_the_remote_endpoint_with_the_keyring_key(app, server):
     assert req["body"]["model"] == "gpt-test"
     assert req["body"]["response_format"]["type"] == "json_schema"
     assert "海底捞" in req["body"]["messages"][-1]["content"]
-    assert "Chinese" in req["body"]["messages"][0]["content"]
+    assert "Chinese" in req["body"]["messages"][-1]["content"]  # the language is named after the transcript
     m = memories.show(app, sid)
     assert m.summary.startswith("小明和小红约好周六去海底捞吃火锅。") and m.mood == "开心" and m.language == "zh"
     settings_text = app.config.settings_path.read_text() if app.config.settings_path.exists() else ""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 
 import pytest
 
-from assistant.memory.summarizer import (Line, Session, StickerInfo, Summarizer, SummaryError, dedupe_sentences,
-                                         detect_language, load_prompt, note_schema, parse_note, sticker_line)
+from assistant.memory.summarizer import (Line, Session, StickerInfo, Summarizer, SummaryError, compact_transcript,
+                                         dedupe_sentences, detect_language, load_prompt, note_schema, parse_note,
+                                         sticker_line)
 from tests.memory.conversations import CAMPING_EN, HOTPOT_ZH, LAUGH
 from tests.memory.scripted_llm import ScriptedLLM
 
@@ -52,10 +54,43 @@ def test_sticker_rendered_as_its_attributes():
 
 def test_prompts_ship_with_the_package_and_name_the_fields():
     system = load_prompt("summarize_system")
-    for field_name in ("summary", "topics", "mood", "participants", "{language}", "sticker"):
+    for field_name in ("summary", "topics", "mood", "sticker"):
         assert field_name in system
-    assert "{transcript}" in load_prompt("summarize_user")
-    assert set(note_schema()["required"]) == {"summary", "topics", "mood", "participants"}
+    user = load_prompt("summarize_user")
+    assert "{transcript}" in user and "{language}" in user
+    # the system prompt is the same for every session and language, so llama.cpp's KV cache reuses it
+    assert "{" not in system and "{" not in load_prompt("merge_system")
+    assert user.index("{transcript}") < user.index("{language}")
+    assert set(note_schema()["required"]) == {"summary", "topics", "mood"}
+
+
+def test_compact_transcript_spends_no_tokens_on_what_the_summary_does_not_need():
+    long_name = "+123 45 6789"
+    turns = [("Alice", "Look https://www.example.com/some/very/long/path?with=query&and=more it is great"),
+             (long_name, "haha"), (long_name, "haha"), (long_name, "haha"),
+             ("Alice", None, LAUGH), ("Bob", None, LAUGH),
+             ("Bob", "word " * 200),
+             ("Alice", "a message pasted twice by the same person"), ("Bob", "ok"),
+             ("Alice", "a message pasted twice by the same person")]
+    t = compact_transcript(_session(turns))
+    assert t.lines[0] == "Alice: Look <example.com> it is great"
+    assert t.lines[1] == "P1: haha (×3)" and t.aliases == {"P1": long_name}
+    assert t.lines[2] == 'Alice: [sticker 😂 "LOL": a cat laughing so hard it falls over, amusement]'
+    assert t.lines[3] == 'Bob: [sticker 😂 "LOL"]'  # described once per session
+    assert t.lines[4].endswith("…") and len(t.lines[4]) < 320
+    assert [ln for ln in t.lines if "pasted twice" in ln] == ["Alice: a message pasted twice by the same person"]
+    assert not any(re.search(r"\d\d:\d\d", ln) for ln in t.lines)  # no per-message times
+    assert t.restore("P1 laughed at Alice") == f"{long_name} laughed at Alice"
+    assert t.restore("P10 and xP1") == "P10 and xP1"
+
+
+def test_long_names_become_unique_first_names_or_labels():
+    t = compact_transcript(_session([("Alexandra Catherine Smith", "hi"), ("Bob", "yo"),
+                                     ("Maria José da Silva Santos", "hey"), ("Maria Fernanda Oliveira", "hello")]))
+    assert t.lines[0] == "Alexandra: hi" and t.lines[1] == "Bob: yo"
+    assert t.lines[2].startswith("P1: ") and t.lines[3].startswith("P2: ")  # "Maria" would be ambiguous
+    assert t.aliases == {"Alexandra": "Alexandra Catherine Smith", "P1": "Maria José da Silva Santos",
+                         "P2": "Maria Fernanda Oliveira"}
 
 
 def test_parse_note_valid_fenced_and_truncated():
@@ -86,7 +121,7 @@ def test_summarize_fills_every_field_from_the_answer():
     llm = ScriptedLLM()
     note = Summarizer(llm).summarize(_session(CAMPING_EN, "Bob"))
     assert len(llm.calls) == 1 and note.chunks == 1
-    assert "Lake Tahoe" in llm.calls[0] and '[sticker: 😂 "LOL"' in llm.calls[0]
+    assert "Lake Tahoe" in llm.calls[0] and '[sticker 😂 "LOL": a cat laughing' in llm.calls[0]
     assert note.language == "en"
     assert note.summary.count("Hey Bob") == 1  # the scripted answer repeats its sentence; the copy is dropped
     assert "Stickers sent:" in note.summary  # the answer named no sticker, so the line is added
