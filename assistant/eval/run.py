@@ -7,13 +7,20 @@ each sticker's text. The evaluated split is never seen before scoring.
 Methods: random, most-used, BM25 over sticker words, embedder text match, CLIP zero-shot (when CLIP
 and sticker images are available), kNN of training contexts, IGSR, IGSR w/o memory, IGSR w/o intent,
 preference memory alone, and the full fused default (`fused_order`): intent probabilities from the
-IGSR head, a dedicated intent probe and the preference memory's intent vote; inside each intent the
-IGSR match and the memory's read weights fused by the gate, plus a usage prior; the first slots
-re-ranked for intent diversity.
+IGSR head, a dedicated intent probe and the preference memory's intent vote (`INTENT_WEIGHTS`); inside
+each intent the exact-sticker score of retrieval/fusion.py (IGSR match, the user's send counts, the
+memory read); laid out by `fusion.intent_slot_order`, the same code the Suggester ranks with.
+
+Stability: the IGSR heads and the intent probe are trained with `ENSEMBLE_SEEDS` fixed seeds and
+averaged (a single head moved P@1 by ±3 points between seeds), on one torch thread (tiny models:
+two threads on a busy two-core machine ran 30× slower, and one thread gives the same sums each run).
+The fused weights were chosen by cross-validation inside the training split (eval/tune.py), never on
+the reported split.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -25,14 +32,17 @@ from assistant.eval.dataset import Dataset
 from assistant.eval.metrics import METRICS, evaluate_scores, markdown_table
 from assistant.jobs import Progress, no_progress
 from assistant.ml.features import FeatureStore, context_text, embedder_tag, sticker_text, text_features
-from assistant.ml.igsr import IGSRConfig, IGSRScorer, intent_diverse_order
+from assistant.ml.igsr import IGSRConfig, IGSRScorer
 from assistant.ml.preference import PreferenceMemory, PreferenceParams, fit_params
 from assistant.ml.train import TrainData, TrainOptions, fit_igsr
+from assistant.retrieval.fusion import DEFAULT_LAYOUT, SlotLayout, combine_intents, exact_scores, intent_slot_order
 
 log = logging.getLogger(__name__)
 
-USAGE_WEIGHT = 1.0  # the usage prior inside an intent, relative to the gated [0, 1] match/memory score
-DIVERSE_SLOTS = 5
+DIVERSE_SLOTS = DEFAULT_LAYOUT.slots
+ENSEMBLE_SEEDS = 3  # IGSR heads / intent probes averaged per run (seeds seed, seed+1, ...)
+# Intent probabilities of the fused default: the IGSR head, the dedicated probe, the memory's vote.
+INTENT_WEIGHTS = {"head": 1.0, "probe": 0.5, "vote": 0.25}
 
 
 @dataclass
@@ -110,18 +120,63 @@ def base_config(f: BenchFeatures) -> IGSRConfig:
                       context_backbone=f.backbone, sticker_backbone=f"text:{f.backbone}")
 
 
-def train_variants(f: BenchFeatures, opts: TrainOptions, progress: Progress = no_progress) -> dict[str, IGSRScorer]:
-    """IGSR, w/o memory and w/o intent, each trained on the training split only."""
+@contextlib.contextmanager
+def torch_threads(n: int = 1):
+    """Run a block with `n` torch threads (the heads are tiny: see the module docstring)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass
+class Ensemble:
+    """Several IGSR heads of one variant (different seeds); scores and intents are their means."""
+
+    scorers: list[IGSRScorer]
+
+    @property
+    def head(self):
+        return self.scorers[0].head
+
+    def match_and_intents(self, f: BenchFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """(samples × pool match, samples × labels intent probabilities) on the evaluated split."""
+        match = np.zeros((len(f.eval_ctx), len(f.pool_ids)))
+        intents = np.zeros((len(f.eval_ctx), len(f.labels)))
+        for sc in self.scorers:
+            mat = sc.sticker_matrix(f.pool_ids)
+            qs = sc.query_vectors(f.eval_ctx, f.eval_mem)
+            match += np.stack([mat @ q.vector for q in qs]) / len(self.scorers)
+            if f.labels and sc.head.cfg.use_intent:
+                intents += np.array([[q.intent.get(l, 0.0) for l in f.labels] for q in qs]) / len(self.scorers)
+        return match, intents
+
+
+def train_variants(f: BenchFeatures, opts: TrainOptions, progress: Progress = no_progress,
+                   seeds: int = ENSEMBLE_SEEDS, variants: list[str] | None = None) -> dict[str, Ensemble]:
+    """IGSR (`seeds` heads), w/o memory and w/o intent (one head each: ablations, not the product),
+    each trained on the training split only."""
     data = train_data(f)
     cfg = base_config(f)
-    variants = {"IGSR": cfg, "IGSR w/o memory": replace(cfg, use_memory=False),
-                "IGSR w/o intent": replace(cfg, use_intent=False, lambda_intent=0.0)}
+    configs = {"IGSR": cfg, "IGSR w/o memory": replace(cfg, use_memory=False),
+               "IGSR w/o intent": replace(cfg, use_intent=False, lambda_intent=0.0)}
     out = {}
-    for name, c in variants.items():
-        res = fit_igsr(data, c, opts, progress=lambda d, t, w, n=name: progress(d, t, f"{n}: {w}"),
-                       source={"dataset": f.ds.name, "split": "train"})
-        vecs = f.sticker_vecs
-        out[name] = IGSRScorer(res.head, None, lambda ids, v=vecs, ix=f.ds.index: v[[ix[i] for i in ids]], res.meta)
+    for name, c in configs.items():
+        if variants is not None and name not in variants:
+            continue
+        scorers = []
+        for k in range(seeds if name == "IGSR" else 1):
+            o = replace(opts, seed=opts.seed + k)
+            res = fit_igsr(data, c, o, progress=lambda d, t, w, n=name: progress(d, t, f"{n}: {w}"),
+                           source={"dataset": f.ds.name, "split": "train"})
+            vecs = f.sticker_vecs
+            scorers.append(IGSRScorer(res.head, None, lambda ids, v=vecs, ix=f.ds.index: v[[ix[i] for i in ids]],
+                                      res.meta))
+        out[name] = Ensemble(scorers)
     return out
 
 
@@ -182,31 +237,75 @@ def fit_intent_probe(f: BenchFeatures, seed: int = 0, epochs: int = 200) -> np.n
 
 
 def fused_order(match: np.ndarray, pref: np.ndarray, head_intent: dict[str, float], pool_intents: np.ndarray,
-                labels: list[str], mem: PreferenceMemory, q: np.ndarray, probe: dict[str, float] | None = None,
-                usage: np.ndarray | None = None, slots: int = DIVERSE_SLOTS) -> np.ndarray:
-    """The full fused default for one query: returns pool indices best first.
+                probe: dict[str, float] | None = None, usage: np.ndarray | None = None,
+                layout: SlotLayout = DEFAULT_LAYOUT, intent_weights: dict[str, float] | None = None) -> np.ndarray:
+    """The full fused default for one query: pool indices, best first.
 
-    Intent probabilities: the mean of the IGSR head, the dedicated intent probe and the memory's vote
-    (attention mass per intent). Inside an intent: the PESRS gate over the IGSR match and the memory
-    read, plus a small usage prior (how often the user sent the sticker)."""
-    vote = Counter()
+    Intent probabilities: a weighted mean of the IGSR head, the dedicated intent probe and the
+    preference memory's vote (its attention mass per intent). Inside an intent: `fusion.exact_scores`
+    (IGSR match, send counts, memory read). Layout: `fusion.intent_slot_order`."""
+    w = intent_weights or INTENT_WEIGHTS
+    vote: Counter = Counter()
     for i in np.nonzero(pref)[0]:
         if pool_intents[i] is not None:
             vote[pool_intents[i]] += pref[i]
-    total = sum(vote.values())
-    sources = [d for d in (head_intent, probe, {l: v / total for l, v in vote.items()} if total else None) if d]
-    probs = {l: float(np.mean([d.get(l, 0.0) for d in sources])) for l in labels} if sources else {}
-    best, peak = mem.confidence(q)
-    within = mem.gate(match, pref, best, peak)
-    if usage is not None and usage.max() > 0:
-        within = within + USAGE_WEIGHT * np.log1p(usage) / np.log1p(usage.max())
-    return intent_diverse_order(within, pool_intents, probs, slots, rounds=2)
+    probs = combine_intents([(head_intent, w.get("head", 0.0)), (probe, w.get("probe", 0.0)),
+                             (dict(vote), w.get("vote", 0.0))])
+    scores = exact_scores(match, usage, pref, layout)
+    return intent_slot_order(scores, pool_intents, probs, layout.slots, layout.joint, intent_weight=layout.intent)
 
 
 def _order_to_scores(order: np.ndarray) -> np.ndarray:
     s = np.empty(len(order))
     s[order] = -np.arange(len(order), dtype=np.float64)
     return s
+
+
+def fused_rows(f: BenchFeatures, match: np.ndarray, head_intents: np.ndarray, probe: np.ndarray,
+               pref: np.ndarray, layout: SlotLayout = DEFAULT_LAYOUT,
+               intent_weights: dict[str, float] | None = None) -> np.ndarray:
+    """The fused default's scores (samples × pool) from its ingredients (see `fused_order`)."""
+    usage = baselines.most_used_scores(1, f.pool_ids, f.train_stickers)[0]
+    out = np.zeros((len(f.eval_gold), len(f.pool_ids)))
+    for i in range(len(out)):
+        order = fused_order(match[i], pref[i], dict(zip(f.labels, head_intents[i])), f.pool_intents,
+                            probe=dict(zip(f.labels, probe[i])), usage=usage, layout=layout,
+                            intent_weights=intent_weights)
+        out[i] = _order_to_scores(order)
+    return out
+
+
+def _model_rows(f: BenchFeatures, opts: TrainOptions, seed: int, want, progress: Progress) -> dict[str, np.ndarray]:
+    """IGSR and its ablations, the preference memory and the fused default."""
+    rows: dict[str, np.ndarray] = {}
+    n, npool = len(f.eval_gold), len(f.pool_ids)
+    pool_index = {s: i for i, s in enumerate(f.pool_ids)}
+    need = [v for v in ("IGSR", "IGSR w/o memory", "IGSR w/o intent") if want(v)]
+    if want("fused default") and "IGSR" not in need:
+        need.append("IGSR")
+    ensembles = train_variants(f, opts, progress, variants=need)
+    igsr = None
+    for name, ens in ensembles.items():
+        match, intents = ens.match_and_intents(f)
+        if name == "IGSR":
+            igsr = (match, intents)
+        if not want(name):
+            continue
+        if ens.head.cfg.use_intent and f.labels:
+            rows[name] = np.stack([_order_to_scores(intent_slot_order(match[i], f.pool_intents,
+                                                                      dict(zip(f.labels, intents[i])),
+                                                                      DIVERSE_SLOTS, joint=0))
+                                   for i in range(n)])
+        else:
+            rows[name] = match
+    mem = preference_memory(f, seed=seed)
+    pref = np.stack([_pref_row(mem, f.eval_ctx[i], pool_index, npool) for i in range(n)])
+    if want("preference memory"):
+        rows["preference memory"] = pref
+    if want("fused default") and igsr is not None:
+        probe = np.mean([fit_intent_probe(f, seed + k) for k in range(ENSEMBLE_SEEDS)], axis=0)
+        rows["fused default"] = fused_rows(f, igsr[0], igsr[1], probe, pref)
+    return rows
 
 
 def run_benchmark(ds: Dataset, embedder, store: FeatureStore, split: str | None = None, seed: int = 0,
@@ -252,38 +351,8 @@ def run_benchmark(ds: Dataset, embedder, store: FeatureStore, split: str | None 
     need_models = methods is None or any(m.startswith("IGSR") or m in ("preference memory", "fused default")
                                          for m in methods)
     if need_models:
-        scorers = train_variants(f, opts, progress)
-        results_q = {}
-        for name, sc in scorers.items():
-            qs = sc.query_vectors(f.eval_ctx, f.eval_mem)
-            results_q[name] = qs
-            if not want(name):
-                continue
-            mat = sc.sticker_matrix(f.pool_ids)
-            out = np.zeros((n, npool))
-            for i, q in enumerate(qs):
-                match = mat @ q.vector
-                if sc.head.cfg.use_intent and q.intent:
-                    order = intent_diverse_order(match, f.pool_intents, q.intent, DIVERSE_SLOTS)
-                    out[i] = _order_to_scores(order)
-                else:
-                    out[i] = match
-            rows[name] = out
-        mem = preference_memory(f, seed=seed)
-        pref = np.stack([_pref_row(mem, f.eval_ctx[i], pool_index, npool) for i in range(n)])
-        if want("preference memory"):
-            rows["preference memory"] = pref
-        if want("fused default"):
-            sc = scorers["IGSR"]
-            mat = sc.sticker_matrix(f.pool_ids)
-            probe = fit_intent_probe(f, seed)
-            usage = baselines.most_used_scores(1, f.pool_ids, f.train_stickers)[0]
-            out = np.zeros((n, npool))
-            for i, q in enumerate(results_q["IGSR"]):
-                order = fused_order(mat @ q.vector, pref[i], q.intent, f.pool_intents, f.labels, mem, f.eval_ctx[i],
-                                    probe=dict(zip(f.labels, probe[i])), usage=usage)
-                out[i] = _order_to_scores(order)
-            rows["fused default"] = out
+        with torch_threads(1):
+            rows.update(_model_rows(f, opts, seed, want, progress))
     results = {name: evaluate_scores(r, f.eval_gold, f.pool_intents, seed) for name, r in rows.items()}
     return results, f, notes
 

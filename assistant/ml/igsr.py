@@ -21,8 +21,8 @@ Runtime API (consumed by retrieval/suggest.py; stable):
     q = scorer.query(context_texts, memory_texts)   # QueryResult(.vector in sticker space, .intent)
     m = scorer.sticker_matrix(sticker_ids)          # rows aligned to ids, cached per sticker
     s = scorer.scores(q, sticker_ids)               # cosine match per sticker, np.ndarray
-`intent_diverse_order` is the re-ranking that puts the best sticker of each probable intent in the
-first slots (the top-k otherwise all share one intent).
+`intent_diverse_order` (the IGSR baseline's layout; the code lives in retrieval/fusion.py) puts the best
+sticker of each probable intent in the first slots (the top-k otherwise all share one intent).
 """
 
 from __future__ import annotations
@@ -296,29 +296,10 @@ def intent_diverse_order(scores: np.ndarray, sticker_intents: Sequence[str | Non
     each intent (stickers without a known intent last).
 
     Why: scored flat, the top k all share the single most likely intent, so a wrong intent guess
-    loses every slot; one sticker per probable intent makes the first k cover k readings of the
-    conversation, which is what a user choosing from a row of stickers needs.
+    loses every slot. This is the IGSR baseline's layout; the one implementation lives in
+    retrieval/fusion.py (`intent_slot_order`, which the fused default and the Suggester use with
+    extra exact-sticker places after the slots).
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    ranked_intents = [l for l, _ in sorted(intent_probs.items(), key=lambda kv: -kv[1])]
-    rank_of = {l: r for r, l in enumerate(ranked_intents)}
-    n = len(scores)
-    group = np.array([rank_of.get(i, len(ranked_intents)) if i is not None else len(ranked_intents) + 1
-                      for i in sticker_intents])
-    order = np.lexsort((-scores, group))  # by intent rank, then by score
-    head: list[int] = []
-    taken: set[int] = set()
-    for _ in range(max(1, rounds)):  # round r takes the r-th best sticker of each of the top intents
-        seen_groups: set[int] = set()
-        picked = []
-        for idx in order:
-            g = int(group[idx])
-            if g >= min(slots, len(ranked_intents)) or g in seen_groups or int(idx) in taken:
-                continue
-            seen_groups.add(g)
-            picked.append(int(idx))
-        picked.sort(key=lambda i: group[i])
-        head += picked
-        taken |= set(picked)
-    rest = [int(i) for i in order if int(i) not in taken]
-    return np.array(head + rest, dtype=np.int64)[:n]
+    from assistant.retrieval.fusion import intent_slot_order
+
+    return intent_slot_order(scores, list(sticker_intents), intent_probs, slots, joint=0, rounds=rounds)

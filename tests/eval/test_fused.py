@@ -1,0 +1,131 @@
+"""The fused default's parts, each on a case small enough to check by hand: the exact-sticker score
+(send-count prior, content match, memory), the intent-slot layout, the intent mix, the folds used to
+choose the weights, and a fused ranking that is the same on every run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.eval.dataset import load
+from assistant.eval.tune import best_candidate, train_folds
+from assistant.retrieval.fusion import SlotLayout, combine_intents, exact_scores, intent_slot_order
+from tests.eval.test_run import tiny_dataset
+
+
+def test_send_count_prior_puts_the_habit_first_inside_its_intent():
+    # Four "thanks" stickers with the same content match; the user sent #2 nine times, #1 once.
+    match = np.array([0.5, 0.5, 0.5, 0.5, 0.9])
+    usage = np.array([0, 1, 9, 0, 0])
+    intents = ["thanks", "thanks", "thanks", "thanks", "joy"]
+    e = exact_scores(match, usage)
+    order = intent_slot_order(e, intents, {"thanks": 0.8, "joy": 0.2}, slots=2, joint=0)
+    assert order[0] == 2  # the habit fills the thanks slot
+    assert order[1] == 4  # the joy slot
+    # Sent once is not a habit: the log-linear fit weighs it no better than never sent.
+    w = SlotLayout()
+    assert w.prior * np.log(2) + w.seen <= 0.0
+    assert e[1] <= e[0] + 1e-9
+
+
+def test_exact_scores_by_hand():
+    layout = SlotLayout(match=1.0, prior=2.0, seen=-1.0, memory=0.5, memory_floor=0.0)
+    match = np.array([1.0, 3.0])  # z-scores -1, +1
+    usage = np.array([3, 0])
+    memory = np.array([np.e ** -2, 1.0])
+    e = exact_scores(match, usage, memory, layout)
+    assert e[0] == pytest.approx(-1 + 2 * np.log(4) - 1 + 0.5 * -2)
+    assert e[1] == pytest.approx(1 + 0 + 0 + 0)
+    # A flat match (all equal) carries nothing instead of dividing by zero.
+    assert np.allclose(exact_scores(np.ones(3), None, None, layout), 0.0)
+
+
+def test_layout_slots_then_joint_then_grouped_tail():
+    # index:            0     1     2     3     4     5     6
+    scores = np.array([0.9, 0.8, 0.1, 0.3, 5.0, 0.2, 0.0])
+    intents = ["a", "a", "a", "b", "c", "b", None]
+    probs = {"a": 0.6, "b": 0.3, "c": 0.1}
+    order = intent_slot_order(scores, intents, probs, slots=2, joint=2, intent_weight=1.0)
+    # slots: best of a (0), best of b (3); joint over the rest by score + log p:
+    #   4: 5.0 + log .1 = 2.70; 1: 0.8 + log .6 = 0.29; 5: 0.2 + log .3 = -1.0; ...
+    assert order[:4].tolist() == [0, 3, 4, 1]
+    # tail: grouped by intent rank (a, b, c, unknown), best first inside each
+    assert order[4:].tolist() == [2, 5, 6]
+    assert sorted(order.tolist()) == list(range(7))
+    # joint=0 is the IGSR baseline's layout: the rest stays grouped
+    assert intent_slot_order(scores, intents, probs, slots=2, joint=0).tolist() == [0, 3, 1, 2, 5, 4, 6]
+    assert intent_slot_order(np.array([]), [], probs).tolist() == []
+
+
+def test_combine_intents_weighted_mean():
+    out = combine_intents([({"a": 0.8, "b": 0.2}, 1.0), ({"a": 0.2, "b": 0.8}, 3.0), (None, 5.0), ({}, 1.0)])
+    assert out["a"] == pytest.approx((0.8 + 3 * 0.2) / 4) and out["b"] == pytest.approx((0.2 + 3 * 0.8) / 4)
+    assert combine_intents([(None, 1.0)]) == {}
+
+
+def test_train_folds_never_see_the_reported_split(tmp_path):
+    ds = load(tiny_dataset(tmp_path / "tiny"))
+    folds = train_folds(ds, k=3, seed=5)
+    train_ids = {s.id for s in ds.samples if s.split == "train"}
+    held = [{s.id for s in f.samples if s.split == "valid"} for f in folds]
+    assert set().union(*held) == train_ids  # every training sample is held out exactly once
+    assert sum(len(h) for h in held) == len(train_ids)
+    for f in folds:
+        assert {s.id for s in f.samples} == train_ids  # no valid/test sample anywhere
+    assert [{s.id for s in f.samples if s.split == "valid"} for f in train_folds(ds, k=3, seed=5)] == held
+    assert all(s.split == "train" or s.split == "valid" for s in ds.samples)  # the original is untouched
+    with pytest.raises(ValueError, match="too few"):
+        train_folds(ds, k=100)
+
+
+def test_best_candidate_weighs_every_metric_alike():
+    from assistant.eval.metrics import METRICS
+
+    base = {m: 10.0 for m in METRICS}
+    results = {"a": {**base, "P@5": 70.0, "R@1": 1.0}, "b": {**base, "P@5": 71.0, "R@1": 2.0}}
+    assert best_candidate(results) == "b"  # +1 point of R@1 (doubling) beats nothing lost
+
+
+def test_fused_default_is_the_same_every_run(tmp_path):
+    from assistant.eval.run import run_benchmark
+    from assistant.ml.embedder import get_embedder
+    from assistant.ml.features import FeatureStore
+    from assistant.ml.train import TrainOptions
+
+    ds = load(tiny_dataset(tmp_path / "tiny"))
+    store = FeatureStore(tmp_path / "f.sqlite3")
+    runs = [run_benchmark(ds, get_embedder(), store, opts=TrainOptions(epochs=6, batch=16),
+                          methods=["most-used", "fused default"])[0] for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert list(runs[0]) == ["most-used", "fused default"]
+    assert runs[0]["fused default"]["P@1"] > 50  # 4 clear intents; chance is 25
+
+
+def test_fitted_exact_weights_follow_the_evidence():
+    """The maximum-likelihood fit gives weight to the signal that actually finds the gold sticker."""
+    from types import SimpleNamespace
+
+    from assistant.eval.tune import FoldInputs, fit_exact_weights
+
+    rng = np.random.default_rng(0)
+    n, pool = 60, 12
+    ids = [str(i) for i in range(pool)]
+    labels = ["a", "b"]
+    intents = np.array(["a", "b"] * (pool // 2), dtype=object)
+
+    def fold(gold, train_stickers, match):
+        f = SimpleNamespace(pool_ids=ids, train_stickers=train_stickers, eval_gold=np.array(gold), labels=labels,
+                            pool_intents=intents)
+        flat = np.full((n, 2), 0.5)
+        return FoldInputs(f, match, flat, flat, np.zeros((n, pool)))
+
+    # Habit: the gold is mostly sticker 3, which the user sent 20 times; the match is noise.
+    habit = fold([3] * 50 + list(rng.integers(0, pool, 10)), ["3"] * 20 + ["5"], rng.normal(size=(n, pool)))
+    w = fit_exact_weights([habit], {"head": 1.0})
+    assert w.prior > 0.5 and abs(w.match) < w.prior
+    # Content: the gold always has the best match; nobody's habit points anywhere.
+    gold = rng.integers(0, pool, n)
+    match = rng.normal(size=(n, pool))
+    match[np.arange(n), gold] += 3.0
+    w = fit_exact_weights([fold(gold.tolist(), ["1", "2"], match)], {"head": 1.0})
+    assert w.match > 1.0
