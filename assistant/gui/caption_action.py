@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QMessageBox, QProgressBar, QPushButton, QWidget
 
 from assistant.domain import Sticker
 from assistant.gui.workers import Job, JobRunner
@@ -44,7 +45,8 @@ def report_text(report) -> str:
 
 
 class CaptionAction(QWidget):
-    """The two buttons (placed by the Library view) and a progress row (this widget, hidden when idle).
+    """The Descriptions menu button (placed by the Library view, its two actions added to the view for
+    the shortcut) and a progress row (this widget, hidden when idle).
 
     `done` carries the report once descriptions were written (or kept), so the view refreshes the grid
     and the details pane. `open_settings` is called when the user asks to install a describer.
@@ -62,15 +64,21 @@ class CaptionAction(QWidget):
         self.job: Job | None = None
         self.message: QMessageBox | None = None  # the last message shown (tests read it)
 
-        self.write_btn = QPushButton("&Write descriptions")
-        self.write_btn.setAccessibleName("Write descriptions for the selected stickers, "
-                                         "or for every sticker without one")
-        self.write_btn.clicked.connect(lambda: self.start(redo=False))
-        self.redo_btn = QPushButton("&Rewrite descriptions")
-        self.redo_btn.setAccessibleName("Write new descriptions for the selected stickers")
-        self.redo_btn.setToolTip("Replace the selected stickers' descriptions with new ones "
-                                 "(descriptions you edited are kept)")
-        self.redo_btn.clicked.connect(lambda: self.start(redo=True))
+        # one menu button, so the Library's action row keeps its width (the window must fit 700 px)
+        self.write_act = QAction("&Write descriptions", self)
+        self.write_act.setShortcut(QKeySequence("Ctrl+Shift+D"))
+        self.write_act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.write_act.triggered.connect(lambda: self.start(redo=False))
+        self.redo_act = QAction("&Rewrite the selected stickers' descriptions", self)
+        self.redo_act.setToolTip("Replace their descriptions with new ones (descriptions you edited are kept)")
+        self.redo_act.triggered.connect(lambda: self.start(redo=True))
+        self.menu_btn = QPushButton("Descri&ptions")
+        self.menu_btn.setAccessibleName("Sticker descriptions: write or rewrite them with your describer model")
+        menu = QMenu(self.menu_btn)
+        menu.setAccessibleName("Sticker descriptions")
+        menu.addAction(self.write_act)
+        menu.addAction(self.redo_act)
+        self.menu_btn.setMenu(menu)
 
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
@@ -98,10 +106,12 @@ class CaptionAction(QWidget):
         """Write is always on (it explains itself when no describer is installed); redo needs a selection."""
         busy = self.job is not None
         n = len(self.selected())
-        self.write_btn.setEnabled(not busy)
-        self.redo_btn.setEnabled(not busy and n > 0)
-        self.write_btn.setToolTip(f"Write descriptions for the {n} selected stickers that have none" if n else
-                                  "Write descriptions for every sticker that has none")
+        self.write_act.setEnabled(not busy)
+        self.redo_act.setEnabled(not busy and n > 0)
+        self.write_act.setText(f"&Write descriptions for the {n} selected stickers that have none" if n else
+                               "&Write descriptions for every sticker that has none")
+        self.menu_btn.setToolTip("Writing descriptions…" if busy else
+                                 "Write one-line descriptions with your multimodal model (Ctrl+Shift+D)")
 
     def start(self, redo: bool = False) -> Job | None:
         """Caption the selection (without redo: only its stickers lacking a description), or, with
@@ -117,7 +127,7 @@ class CaptionAction(QWidget):
         elif chosen:
             ids = [s.id for s in chosen if not (s.description or "").strip()]
             if not ids:
-                self._show_report("The selected stickers already have descriptions; use Rewrite descriptions "
+                self._show_report("The selected stickers already have descriptions; use Descriptions › Rewrite "
                                   "to replace them.")
                 return None
         else:

@@ -402,8 +402,8 @@ class LibraryView(ReloadWhenShown, QWidget):
         self.dup_btn = self._button(actions, "Duplicates…", "Review near-duplicate stickers", self.show_duplicates)
         self.captions = CaptionAction(app_core, runner, self.selected, self.open_models_settings)
         self.captions.done.connect(self._captions_done)
-        actions.addWidget(self.captions.write_btn)
-        actions.addWidget(self.captions.redo_btn)
+        actions.addWidget(self.captions.menu_btn)
+        self.addActions([self.captions.write_act, self.captions.redo_act])  # Ctrl+Shift+D anywhere in the tab
         outer.addLayout(actions)
         outer.addWidget(self.captions)  # progress, cancel and the report; hidden when idle
 

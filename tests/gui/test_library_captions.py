@@ -41,22 +41,25 @@ def _select(view, sticker_id):
 
 
 def test_without_describer_the_action_says_how_to_install_and_changes_nothing(app, two, window, qtbot):
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from assistant.gui.settings_dialog import SettingsDialog
 
     view = _library(window, qtbot, 2)
     action = view.captions
-    assert action.write_btn.isEnabled() and not action.redo_btn.isEnabled()  # redo needs a selection
-    assert action.write_btn.accessibleName() and action.redo_btn.accessibleName()
-    action.write_btn.click()
+    assert action.write_act.isEnabled() and not action.redo_act.isEnabled()  # redo needs a selection
+    assert action.menu_btn.accessibleName() and action.menu_btn.menu().actions() == [action.write_act,
+                                                                                     action.redo_act]
+    window.activateWindow()
+    view.grid.setFocus()
+    qtbot.keyClick(view.grid, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: action.message is not None and action.message.isVisible(), timeout=20_000)
     box = action.message
     assert "models import describer" in box.text() and "describer-projector" in box.text()
     assert "Settings" in box.informativeText()
     assert all(manage.get(app, i).description == "" for i in two)
-    assert not action.isVisible() and action.job is None and action.write_btn.isEnabled()
+    assert not action.isVisible() and action.job is None and action.write_act.isEnabled()
 
     # the box's button opens Settings (modal): close it from a timer once it is up
     opened = []
@@ -89,9 +92,9 @@ def test_real_describer_writes_the_selected_stickers_description(app, two, windo
         view = _library(window, qtbot, 2)
         _select(view, two[0])
         assert view.details.sticker.id == two[0] and view.details.description.toPlainText() == ""
-        assert view.captions.redo_btn.isEnabled()
-        view.captions.write_btn.click()  # for the selected sticker only
-        assert view.captions.job is not None and not view.captions.write_btn.isEnabled()  # one run at a time
+        assert view.captions.redo_act.isEnabled()
+        view.captions.write_act.trigger()  # for the selected sticker only
+        assert view.captions.job is not None and not view.captions.write_act.isEnabled()  # one run at a time
         qtbot.waitUntil(lambda: view.captions.job is None, timeout=120_000)
         text = manage.get(app, two[0]).description
         assert text and "\n" not in text
@@ -124,7 +127,7 @@ def test_cancel_keeps_what_was_written_and_reports_it(app, two, window, qtbot):
     app.override("describer", WaitsForTheTest())
     view = _library(window, qtbot, 2)
     action = view.captions
-    action.write_btn.click()  # nothing selected: every sticker without a description
+    action.write_act.trigger()  # nothing selected: every sticker without a description
     qtbot.waitUntil(started.is_set, timeout=20_000)
     assert action.cancel_btn.isVisible() and action.cancel_btn.isEnabled()
     action.cancel_btn.click()
@@ -134,7 +137,7 @@ def test_cancel_keeps_what_was_written_and_reports_it(app, two, window, qtbot):
     assert "cancelled" in action.status.text() and "1 written" in action.status.text()
     assert manage.get(app, two[0]).description == "A round shape"
     assert manage.get(app, two[1]).description == ""
-    assert not action.cancel_btn.isVisible() and action.write_btn.isEnabled()
+    assert not action.cancel_btn.isVisible() and action.write_act.isEnabled()
 
 
 def test_rewrite_reports_kept_edits_and_failures_with_reasons(app, two, window, qtbot, tmp_path):
@@ -157,8 +160,8 @@ def test_rewrite_reports_kept_edits_and_failures_with_reasons(app, two, window, 
     view = _library(window, qtbot, 3)
     everything = QItemSelection(view.model.index(0), view.model.index(2))
     view.grid.selectionModel().select(everything, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-    assert view.captions.redo_btn.isEnabled()
-    view.captions.redo_btn.click()
+    assert view.captions.redo_act.isEnabled()
+    view.captions.redo_act.trigger()
     qtbot.waitUntil(lambda: view.captions.job is None, timeout=20_000)
     status = view.captions.status.text()
     assert "1 written" in status and "1 kept (edited by you)" in status and "1 failed" in status
@@ -180,9 +183,9 @@ def test_a_broken_describer_stops_with_a_message(app, two, window, qtbot):
 
     app.override("describer", Broken())
     view = _library(window, qtbot, 2)
-    view.captions.write_btn.click()
+    view.captions.write_act.trigger()
     qtbot.waitUntil(lambda: view.captions.job is None, timeout=20_000)
     assert "Descriptions stopped" in view.captions.status.text()
     assert "could not load this pair" in view.captions.status.text()
     assert all(manage.get(app, i).description == "" for i in two)
-    assert view.captions.write_btn.isEnabled()
+    assert view.captions.write_act.isEnabled()
