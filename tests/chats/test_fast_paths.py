@@ -174,3 +174,60 @@ def test_telegram_garbage_after_messages_is_refused_without_reading_on(tmp_path)
     assert "invalid or truncated JSON" in err.value.message and err.value.location.startswith("message 2")
     out, problems = _tg(f, partial=True)
     assert len(out[0][2]) == 1 and any("ends early or is invalid" in p for p in problems)
+
+
+def _long_chat(n: int) -> list[dict]:
+    """n messages cycled from the real export-all fixture (service, stickers, entity lists)."""
+    doc = json.loads(shared_path(*TG_ALL).read_text(encoding="utf-8"))
+    src = [m for c in doc["chats"]["list"] for m in c["messages"]]
+    out = []
+    for i in range(n):
+        m = dict(src[i % len(src)], id=i + 1, date_unixtime=str(1600000000 + 60 * i))
+        m["text_entities"] = [{"type": "plain", "text": m["text"]}] if isinstance(m["text"], str) else []
+        out.append(m)
+    return out
+
+
+@pytest.mark.parametrize("layout", ["tdesktop", "indent4", "one-per-line", "compact"])
+@pytest.mark.parametrize("odd", [None, "big-int", "escaped-surrogate", "bad-utf8", "truncated"])
+def test_telegram_block_parser_matches_the_per_message_path(tmp_path, monkeypatch, layout, odd):
+    """Long arrays switch to whole blocks parsed by orjson; the messages, and the errors, are the
+    same as the per-message stdlib path gives (which the block parser hands back to when a block
+    will not parse)."""
+    msgs = _long_chat(700)
+    k = next(i for i in range(300, 700) if msgs[i]["type"] == "message" and isinstance(msgs[i]["text"], str))
+    msgs[k]["text_entities"] = []
+    if odd == "big-int":
+        msgs[k]["id"] = 2**70
+    elif odd == "escaped-surrogate":  # valid JSON for the stdlib, refused by orjson
+        msgs[k]["text"] = "@SURROGATE@"
+    elif odd == "bad-utf8":
+        msgs[k]["text"] = "\ud800"  # written raw below: not UTF-8
+    chats = [{"name": f"C{k}", "type": "personal_chat", "id": k, "messages": msgs[: 700 - 200 * k]} for k in range(3)]
+    doc = {"personal_information": {"user_id": 1}, "chats": {"list": chats}}
+    if layout == "tdesktop":
+        text = json.dumps(doc, indent=1, ensure_ascii=False)
+    elif layout == "indent4":
+        text = json.dumps(doc, indent=4, ensure_ascii=False)
+    elif layout == "compact":
+        text = json.dumps(doc, ensure_ascii=False)
+    else:
+        text = json.dumps(doc, ensure_ascii=False).replace("}, {\"id\"", "}\n, {\"id\"")
+    data = text.replace("@SURROGATE@", "\\ud800").encode("utf-8", "surrogatepass")
+    if odd == "truncated":
+        data = data[: len(data) * 3 // 5]
+    f = tmp_path / "result.json"
+    f.write_bytes(data)
+    monkeypatch.setattr(telegram, "READ", 4096)  # many blocks, cut everywhere
+    batched = _tg(f, partial=True)
+    monkeypatch.setattr(telegram, "_BATCH_AFTER", 10**9)
+    assert _tg(f, partial=True) == batched
+    got = [len(m) for _, _, m in batched[0]]
+    if odd is None:
+        assert got == [700, 500, 300]
+    if odd == "big-int":
+        assert batched[0][0][2][k].source_id == str(2**70)
+    if odd == "escaped-surrogate":
+        assert got == [700, 500, 300] and batched[0][0][2][k].text == "\ud800"
+    if odd == "bad-utf8":
+        assert got == [k] and "not valid UTF-8" in batched[1][0]
