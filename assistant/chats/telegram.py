@@ -244,10 +244,12 @@ class _JsonStream:
                 objs = orjson.loads(b"[" + data[start:cut] + b"]")
             except orjson.JSONDecodeError:
                 return offset
+            # orjson reads integers past 64 bits as floats where json keeps them exact: such a
+            # block goes back to the stdlib (the three fields whose numbers become text).
             for obj in objs:
                 if type(obj) is dict and (type(obj.get("id")) is float or type(obj.get("from_id")) is float
                                           or type(obj.get("reply_to_message_id")) is float):
-                    return offset  # orjson reads integers past 64 bits as floats; json keeps them exact
+                    return offset
             yield from objs
             offset += cut
             self._ctx.done_bytes = offset
@@ -353,6 +355,8 @@ def to_message(obj: dict, folder: Path, ctx: ParseContext) -> Message:
         text = first.get("text")
         if type(text) is not str:
             text = ""
+    elif ents == [] and get("text") == "":  # media without a caption
+        text = ""
     else:
         text = message_text(obj)
     reply = get("reply_to_message_id")
