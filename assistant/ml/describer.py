@@ -53,21 +53,17 @@ class ImageDescriber(Protocol):
     def describe(self, image) -> str: ...
 
 
-def _gguf_fields(path: Path) -> dict:
-    """The GGUF's metadata as plain values, or DescriberError naming the file."""
-    try:
-        from gguf import GGUFReader
+_KEYS = {"general.architecture", "clip.has_vision_encoder", "clip.projector_type", "clip.vision.projector_type"}
 
-        reader = GGUFReader(str(path))
-    except Exception as exc:  # noqa: BLE001 - any reader failure means "not a GGUF"
-        raise DescriberError(f"{path}: not a readable GGUF file ({type(exc).__name__}: {exc})") from None
-    out = {}
-    for name, field in reader.fields.items():
-        try:
-            out[name] = field.contents()
-        except Exception:  # noqa: BLE001 - a field we cannot decode is a field we do not need
-            continue
-    return out
+
+def _gguf_fields(path: Path) -> dict:
+    """The few header keys the checks need, or DescriberError naming the file."""
+    from assistant.ml.gguf_meta import GGUFError, read_metadata
+
+    try:
+        return read_metadata(path, _KEYS)
+    except GGUFError as exc:
+        raise DescriberError(f"{path}: not a readable GGUF file ({exc})") from None
 
 
 def projector_type(path: Path | str) -> str:

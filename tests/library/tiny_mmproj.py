@@ -15,11 +15,10 @@ import numpy as np
 
 def text_width(model: Path) -> int:
     """The language model's embedding width: the projector must output exactly that."""
-    from gguf import GGUFReader
+    from assistant.ml.gguf_meta import read_metadata
 
-    fields = GGUFReader(str(model)).fields
-    arch = fields["general.architecture"].contents()
-    return int(fields[f"{arch}.embedding_length"].contents())
+    arch = read_metadata(model, {"general.architecture"})["general.architecture"]
+    return int(read_metadata(model, {f"{arch}.embedding_length"})[f"{arch}.embedding_length"])
 
 
 def write_projector(path: Path, out_width: int, *, image: int = 56, patch: int = 14, width: int = 64,
