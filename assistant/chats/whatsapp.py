@@ -206,7 +206,7 @@ def _learn_order(path: Path, ctx: ParseContext, rx: re.Pattern[str], date_group:
     quiet = ParseContext(path, partial=True)  # decoding problems are reported by the real pass
     seen: set[str] = set()
     n = 0
-    for text, _base in iter_chunks(path, quiet):
+    for text, _base in iter_chunks(path, quiet, 1 << 16):
         for m in rx.finditer(text):
             date = m.group(date_group)
             n += 1
