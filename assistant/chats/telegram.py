@@ -376,7 +376,7 @@ def to_message(obj: dict, folder: Path, ctx: ParseContext) -> Message:
                                  name=name if isinstance(name, str) else None, fmt=fmt)
     elif media_type:
         msg.media = str(media_type)
-    elif not _MEDIA_FIELDS.isdisjoint(obj):
+    elif not obj.keys().isdisjoint(_MEDIA_FIELDS):  # (iterates the 7 names, not the message's keys)
         for key, label in _MEDIA_KEYS:
             if key in obj:
                 msg.media = label
@@ -493,6 +493,7 @@ def _messages(objs: Iterator[object], folder: Path, ctx: ParseContext, chat: Cha
     senders: dict[str, int] = {}
     n = 0
     last_id = None
+    me_unknown = chat.me is None
     try:
         for obj in objs:
             n += 1
@@ -501,11 +502,15 @@ def _messages(objs: Iterator[object], folder: Path, ctx: ParseContext, chat: Cha
                 continue
             last_id = obj.get("id", last_id)
             msg = to_message(obj, folder, ctx)
-            if not msg.is_system and msg.sender:
+            if msg.sender and not msg.is_system:
                 sender = msg.sender
-                senders[sender] = senders.get(sender, 0) + 1
-                if chat.me is None and my_ids and str(obj.get("from_id")) in my_ids:
+                try:
+                    senders[sender] += 1
+                except KeyError:
+                    senders[sender] = 1
+                if me_unknown and my_ids and str(obj.get("from_id")) in my_ids:
                     chat.me = sender
+                    me_unknown = False
             yield msg
     except _BadJson as exc:
         where = f"message {n + 1}" + (f" (after id {last_id})" if last_id is not None else "")
