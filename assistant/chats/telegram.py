@@ -32,6 +32,10 @@ NAME = "telegram"
 READ = 1 << 20  # bytes decoded per refill
 _LOW = 64 << 10  # characters left in the buffer below which the array loop refills first
 _BATCH_AFTER = 64  # elements read one by one before an array switches to whole blocks
+# Bytes per orjson block: small enough that a block's objects stay in cache and few of them live
+# through a garbage collection (64 KiB ran ~1.4x faster than 1 MiB); grown for longer elements.
+_BLOCK = 64 << 10
+_BLOCK_MAX = 4 << 20
 _BLANK = re.compile(rb"[ \t\n\r]*")
 MAX_VALUE = 16 << 20  # one message (or header value) larger than this is refused, not buffered
 _WS = re.compile(r"[ \t\n\r]*")
@@ -226,9 +230,10 @@ class _JsonStream:
         fh = self._fh
         offset = fh.tell() - len(self._decoder.getstate()[0]) - len(self.buf[self.pos:].encode("utf-8"))
         close = None
+        size = _BLOCK
         while True:
             fh.seek(offset)
-            data = fh.read(READ)
+            data = fh.read(size)
             head = _BLANK.match(data).end()
             if data[head:head + 1] != b",":
                 return offset  # the array ends here (or something odd follows): the caller reads it
@@ -237,8 +242,11 @@ class _JsonStream:
                 gap = data[head + 1:start]
                 close = b"\n" + gap.rpartition(b"\n")[2] + b"}" if b"\n" in gap else b"}\n"
             cut = data.rfind(close, start)
-            if cut < 0:
-                return offset  # no cut in a whole block: compact JSON, or one huge element
+            if cut < 0:  # one element longer than the block, or compact JSON (no lines to cut at)
+                if len(data) < size or size >= _BLOCK_MAX:
+                    return offset
+                size *= 4
+                continue
             cut += len(close) if close[0] == 10 else 1
             try:
                 objs = orjson.loads(b"[" + data[start:cut] + b"]")
@@ -253,6 +261,7 @@ class _JsonStream:
             yield from objs
             offset += cut
             self._ctx.done_bytes = offset
+            size = _BLOCK
 
     def skip(self) -> None:
         """Pass over the value at the cursor; big arrays and objects a member at a time."""

@@ -188,9 +188,10 @@ def _long_chat(n: int) -> list[dict]:
     return out
 
 
+@pytest.mark.parametrize("block", [300, 1 << 16])  # 300: most messages are longer than a block
 @pytest.mark.parametrize("layout", ["tdesktop", "indent4", "one-per-line", "compact"])
 @pytest.mark.parametrize("odd", [None, "big-int", "escaped-surrogate", "bad-utf8", "truncated"])
-def test_telegram_block_parser_matches_the_per_message_path(tmp_path, monkeypatch, layout, odd):
+def test_telegram_block_parser_matches_the_per_message_path(tmp_path, monkeypatch, layout, odd, block):
     """Long arrays switch to whole blocks parsed by orjson; the messages, and the errors, are the
     same as the per-message stdlib path gives (which the block parser hands back to when a block
     will not parse)."""
@@ -219,6 +220,7 @@ def test_telegram_block_parser_matches_the_per_message_path(tmp_path, monkeypatc
     f = tmp_path / "result.json"
     f.write_bytes(data)
     monkeypatch.setattr(telegram, "READ", 4096)  # many blocks, cut everywhere
+    monkeypatch.setattr(telegram, "_BLOCK", block)
     batched = _tg(f, partial=True)
     monkeypatch.setattr(telegram, "_BATCH_AFTER", 10**9)
     assert _tg(f, partial=True) == batched
