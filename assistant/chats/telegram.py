@@ -1,14 +1,15 @@
 """Telegram Desktop machine-readable JSON: "Export chat history" and "Export Telegram data".
 
-The file is read as a stream: `_JsonStream` decodes it a megabyte at a time and walks the few
-levels of structure an export has (top level → `chats`/`left_chats` → `list` → chat → `messages`)
-itself, while every message object is parsed whole by the standard library's C decoder
-(`JSONDecoder.raw_decode`) and handed on alone, so memory stays bounded by one message no matter
-how large `result.json` is, and single-chat and "export all data" files take the same fast path.
-Both schemas are handled: old exports (bare numeric `from_id`, `date` only, `text` as a list)
-and new ones (`user…` ids, `date_unixtime`, `text_entities`). Stickers: `media_type ==
-"sticker"`, emoji in `sticker_emoji`, file paths relative to the export folder, or a "(File not
-included…)" placeholder (emoji-only reference).
+The file is read as a stream: `_JsonStream` decodes it a block at a time and walks the few levels
+of structure an export has (top level → `chats`/`left_chats` → `list` → chat → `messages`) itself,
+so single-chat and "export all data" files take the same path. The first messages of an array are
+parsed one by one by the standard library's C scanner (`scan_once`); a long array then switches
+to 64 KiB blocks of raw bytes parsed whole by orjson, and any block orjson cannot take goes back
+to the per-message path. Memory stays bounded by a block (or one message) however large
+`result.json` is. Both schemas are handled: old exports (bare numeric `from_id`, `date` only,
+`text` as a list) and new ones (`user…` ids, `date_unixtime`, `text_entities`). Stickers:
+`media_type == "sticker"`, emoji in `sticker_emoji`, file paths relative to the export folder, or a
+"(File not included…)" placeholder (emoji-only reference).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ except ImportError:  # pragma: no cover - the per-message stdlib path then reads
 from assistant.domain import Chat, Message, StickerRef
 
 NAME = "telegram"
-READ = 1 << 20  # bytes decoded per refill
+READ = 256 << 10  # bytes decoded per refill of the per-message path
 _LOW = 64 << 10  # characters left in the buffer below which the array loop refills first
 _BATCH_AFTER = 64  # elements read one by one before an array switches to whole blocks
 # Bytes per orjson block: small enough that a block's objects stay in cache and few of them live
