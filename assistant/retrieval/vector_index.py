@@ -17,8 +17,11 @@ How it works:
   queries it served, which carry the true query distribution such as CLIP text against images) and
   takes the smallest `nprobe` that reaches `TARGET_RECALL`. The measurement is exact and cheap: a
   true neighbour is found iff its list ranks below `nprobe` for that query. When reaching the target
-  would scan more than `MAX_SCAN_SHARE` of the rows (data without cluster structure), the index falls
-  back to the exact flat scan: it never trades recall for speed it cannot deliver.
+  would scan more than `MAX_SCAN_SHARE` of the rows (data without cluster structure: uniform vectors,
+  and real e5 sentence vectors of GoEmotions needed ~2/3 of the lists), the index falls back to a full
+  scan: it never trades recall for speed it cannot deliver. Full scans of `HALF_SCAN_MIN` rows or more
+  read a float16 copy (torch, one thread; ~2.3x faster than NumPy's float32 sgemv here) and re-rank
+  the best 4k + 64 candidates by their exact float32 cosine.
 - Incremental: `upsert` appends to a small exact-scanned tail; `remove` and `set_hidden` flip flags.
   When the tail outgrows `TAIL_SHARE` of the rows the index re-lays out (tail rows go to their nearest
   list, removed rows are dropped) and re-checks recall; it retrains when the row count doubled.
@@ -42,6 +45,7 @@ EXACT_LIMIT = 20_000  # below this a full scan is ~1 ms: exact and no training
 TARGET_RECALL = 0.99  # recall@10 the chosen nprobe must reach on the held-out check (goal: 0.98)
 CHECK_K = 10
 MAX_SCAN_SHARE = 0.4  # an IVF that must scan more than this of the rows is slower than it is worth
+HALF_SCAN_MIN = EXACT_LIMIT  # full scans of at least this many rows read a float16 copy, then re-rank
 TAIL_SHARE = 0.05  # re-layout when the unassigned tail holds more than this share of the rows
 TAIL_MIN = 2_000  # ... and at least this many rows (a tail this small costs ~0.1 ms per query)
 TRAIN_PER_LIST = 64  # k-means sample: rows per list (FAISS warns below 39)
@@ -88,6 +92,7 @@ class VectorIndex:
         self.trained_rows = 0
         self.check: dict = {}  # the last recall check: recall, nprobe, scan share, queries
         self._observed: list[np.ndarray] = []
+        self._half = None  # torch float16 copy of the main rows for the full scan (built lazily)
         self.served_since_check = 0  # real queries served since the last recall check
 
     # --- building -------------------------------------------------------------------------------
@@ -251,6 +256,7 @@ class VectorIndex:
         else:
             self._offsets = np.array([0, n], np.int64)
         self._vecs = np.ascontiguousarray(vecs)
+        self._half = None
         self._ids, self._stamps, self._hidden = ids, stamps, hidden
         self._dead = np.zeros(n, bool)
         self._tail_n = 0
@@ -374,6 +380,8 @@ class VectorIndex:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         bad_any = self._n_dead or self._n_hidden
         if self.centroids is None:
+            if m >= HALF_SCAN_MIN and self._half_copy() is not None:
+                return self._half_scan(q, k, bad_any)
             s = self._vecs @ q
             if bad_any:
                 s = np.where(self._dead | self._hidden, -np.inf, s)
@@ -411,6 +419,42 @@ class VectorIndex:
             # Too few visible rows in the probed lists (a large k, or many hidden ones nearby):
             # widen rather than return fewer or worse hits.
             nprobe = min(nlist, nprobe * 2)
+
+    def _half_copy(self):
+        """A float16 copy of the main rows as a torch tensor, or None without torch. Where the rows
+        have no cluster structure an IVF cannot prune (real e5 sentence vectors need ~2/3 of the
+        lists for recall 0.99), so large full scans read half the bytes instead: NumPy has no fast
+        float16 product, torch's CPU kernel runs ~3x faster than float32 sgemv on these machines."""
+        if self._half is None:
+            try:
+                import torch
+            except ImportError:
+                self._half = False
+            else:
+                self._half = torch.from_numpy(self._vecs).to(torch.float16)
+        return self._half if self._half is not False else None
+
+    def _half_scan(self, q: np.ndarray, k: int, bad_any: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Candidates by float16 score, then exact float32 cosines of the best 4k + 64: the float16
+        error (~1e-3) is far below the score gap between the top 10 and rank 100 of real data."""
+        import torch
+
+        # One thread: with more, torch's OpenMP workers spin after the call and slow the NumPy steps
+        # that follow (measured: argpartition 1 ms -> 12 ms); one thread is as fast for this product.
+        threads = torch.get_num_threads()
+        if threads != 1:
+            torch.set_num_threads(1)
+        try:
+            approx = torch.mv(self._half, torch.from_numpy(q).to(torch.float16)).float().numpy()
+        finally:
+            if threads != 1:
+                torch.set_num_threads(threads)
+        if bad_any:
+            approx[self._dead | self._hidden] = -np.inf
+        c = min(len(approx), 4 * k + 64)
+        cand = np.argpartition(-approx, c - 1)[:c] if c < len(approx) else np.arange(len(approx))
+        cand = cand[np.isfinite(approx[cand])]
+        return self._vecs[cand] @ q, cand
 
     def scores(self, ids, query) -> np.ndarray:
         """Exact cosines of these ids against `query` (NaN for ids without a vector here)."""

@@ -90,7 +90,8 @@ def app_method(base):
     if index.mode == "ivf":
         note = f"IVF nlist {c['nlist']}, nprobe {c['nprobe']}, scans {100 * c['scan_share']:.1f}%, checked {c['recall']:.3f}"
     elif c.get("fallback"):
-        note = f"exact scan: IVF would need nprobe {c['nprobe']}/{c['nlist']} ({100 * c['scan_share']:.0f}% of rows)"
+        note = (f"IVF would need nprobe {c['nprobe']}/{c['nlist']} ({100 * c['scan_share']:.0f}% of rows): "
+                "float16 scan (torch, 1 thread) + exact re-rank of 4k+64")
     else:
         note = "exact scan (below 20k rows)"
 
@@ -261,8 +262,9 @@ def run(quick: bool = False) -> str:
               "search. The app index is what the Suggester uses for text and image candidates up to 150k "
               "stickers: exact below 20k rows; above, IVF whose nprobe is the smallest reaching recall@10 "
               "≥ 0.99 on its own held-out check (library rows minus themselves, midpoints, real queries "
-              "served), falling back to the exact scan when that would read > 40% of the rows (uniform "
-              "data). Scores it returns are exact float32 cosines. Each method runs in blocks over all queries, "
+              "served); when that would read > 40% of the rows (uniform data, real e5 sentence vectors) "
+              "it scans a float16 copy instead and re-ranks the best 4k+64 exactly. Scores it returns "
+              "are exact float32 cosines. Each method runs in blocks over all queries, "
               f"alternating order over two rounds (one at 1M). Load average at start: {load:.1f} on {os.cpu_count()} cores.\n")
 
 

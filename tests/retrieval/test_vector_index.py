@@ -240,3 +240,23 @@ def test_persisted_index_is_used_and_a_damaged_one_rebuilt(demo_app):
     third = Suggester(demo_app)
     assert [s.sticker.id for s in third.suggest("thank you so much!", k=5)] == want
     assert VectorIndex.load(path).search(third.library().text.vector(want[0]), 1)[0][0] == want[0]
+
+
+def test_large_full_scans_read_float16_and_rerank_exactly(monkeypatch):
+    """Above HALF_SCAN_MIN rows a flat index scans a float16 copy and re-ranks the best 4k + 64 in
+    float32: the same hits as the exact scan on structureless data, exact scores, hidden left out."""
+    from assistant.retrieval import vector_index
+
+    monkeypatch.setattr(vector_index, "HALF_SCAN_MIN", 1000)
+    rng = np.random.default_rng(6)
+    base = rng.normal(size=(4000, 96)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    index = VectorIndex.build(np.arange(4000), base, exact_limit=10**9)
+    assert index.mode == "flat"
+    queries = rng.normal(size=(50, 96)).astype(np.float32)
+    assert recall_at(index, base, np.arange(4000), queries) >= 0.99
+    assert index._half is not None and index._half is not False  # the float16 path really ran
+    got, scores = index.search(queries[0], 10, record=False)
+    assert np.allclose(scores, base[got] @ queries[0], atol=1e-6)
+    index.set_hidden(got[:3].tolist())
+    assert not set(got[:3].tolist()) & set(index.search(queries[0], 10, record=False)[0].tolist())
