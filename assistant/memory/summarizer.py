@@ -405,6 +405,7 @@ class Summarizer:
             merged = notes[0]
         note.chunks = len(chunks)
         merged["summary"] = transcript.restore(str(merged.get("summary", "")))
+        merged["topics"] = [transcript.restore(str(t)) for t in merged.get("topics") or []]
         self._finish(note, merged, session)
         return note
 

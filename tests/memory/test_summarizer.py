@@ -160,3 +160,18 @@ def test_unusable_answers_raise_summary_error():
     with pytest.raises(SummaryError):
         Summarizer(llm).summarize(_session([("A", "hello"), ("B", "hi"), ("A", None, LAUGH)]))
     assert len(llm.calls) == 2  # one retry, then give up on this session
+
+
+def test_labels_in_the_answer_become_the_real_names_again():
+    class Answers(ScriptedLLM):
+        def chat(self, messages, **kw):
+            out = super().chat(messages, **kw)
+            assert "+44 7700 900123" not in messages[-1]["content"]  # the prompt only has the label
+            out.text = json.dumps({"summary": "P1 asked Alice about the café.", "topics": ["P1's café"],
+                                   "mood": "calm"})
+            return out
+
+    note = Summarizer(Answers()).summarize(_session([("+44 7700 900123", "café at 10?"), ("Alice", "yes")]))
+    assert note.summary == "+44 7700 900123 asked Alice about the café."
+    assert note.topics == ["+44 7700 900123's café"]
+    assert note.participants == ["+44 7700 900123", "Alice"]
