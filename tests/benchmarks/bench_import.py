@@ -203,7 +203,7 @@ def run(quick: bool) -> str:
         "",
         f"| Telegram result.json ({tg_mb:.0f} MB, current schema) | rows | msgs/s | range | peak RSS |",
         "|---|---|---|---|---|",
-        _row("ours: streaming parse (1 MiB blocks via orjson, stdlib scanner fallback)", res["ours-tg"]),
+        _row("ours: streaming parse (64 KiB blocks via orjson, stdlib scanner fallback)", res["ours-tg"]),
         _row("chat-miner 0.6.0 TelegramJsonParser (json.load of the whole file)", res["chat-miner-tg"]),
         _row("ours: streaming parse, half-size file", res["ours-tg-half"]),
         _row("ours: full import (parse + SQLite insert + sessions)", res["import-tg"]),
