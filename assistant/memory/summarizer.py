@@ -155,6 +155,7 @@ class Session:
 # --- the transcript the model reads -----------------------------------------------------------------
 _URL = re.compile(r"\b(?:https?://|www\.)([^/\s?#]+)\S*", re.I)
 _LONG_NAME = re.compile(r"\d.*\d.*\d.*\d")  # phone numbers and ids: many tokens, nothing to say
+_NUMBERED_FILE = re.compile(r"\b[\w-]*\d{5,}[\w-]*\.([A-Za-z0-9]{2,4})\b")  # IMG-20230630-WA0000.jpg
 
 
 @dataclass
@@ -173,8 +174,8 @@ class Transcript:
 
 def _speaker_labels(senders: list[str]) -> dict[str, str]:
     """Sender -> what the prompt calls them. Names stay as they are unless they are long (a WhatsApp
-    phone number costs ~12 tokens on every line): then the first word when it is a unique, plain name,
-    else P1, P2... which `Transcript.restore` maps back in the summary."""
+    phone number costs ~12 tokens on every line): then the first word when it is a unique, plain name
+    (kept in the summary as it is), else P1, P2... which `Transcript.restore` maps back."""
     firsts: dict[str, int] = {}
     for s in senders:
         w = s.split()[0] if s.split() else ""
@@ -200,8 +201,10 @@ def _speaker_labels(senders: list[str]) -> dict[str, str]:
 
 def _compact_text(text: str, limit: int) -> str:
     """One message for the prompt: whitespace folded, links cut to their site, very long text cut at a
-    word boundary (the summary needs the gist, and one pasted article would crowd out the chat)."""
+    word boundary (the summary needs the gist, and one pasted article would crowd out the chat).
+    Numbered attachment names (a digit costs a token) become their kind."""
     text = _URL.sub(lambda m: f"<{m.group(1).lower().removeprefix('www.')}>", " ".join(text.split()))
+    text = _NUMBERED_FILE.sub(lambda m: f"[{m.group(1).lower()} file]", text)
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -247,7 +250,10 @@ def compact_transcript(session: Session, line_chars: int = 300) -> Transcript:
             seen_long.add((who, body))
         last_key, repeat = (who, body), 1
         lines.append(f"{who}: {body}")
-    return Transcript(lines, {label: name for name, label in labels.items() if label != name})
+    # only the P-labels go back: a first name in a summary reads fine, and "restoring" it could double a
+    # full name the model took from the chat's title
+    return Transcript(lines, {label: name for name, label in labels.items() if label != name and label[0] == "P"
+                              and label[1:].isdigit()})
 
 
 @dataclass

@@ -71,7 +71,8 @@ def test_compact_transcript_spends_no_tokens_on_what_the_summary_does_not_need()
              ("Alice", None, LAUGH), ("Bob", None, LAUGH),
              ("Bob", "word " * 200),
              ("Alice", "a message pasted twice by the same person"), ("Bob", "ok"),
-             ("Alice", "a message pasted twice by the same person")]
+             ("Alice", "a message pasted twice by the same person"),
+             ("Bob", "IMG-20230630-WA0000.jpg (file attached) the view")]
     t = compact_transcript(_session(turns))
     assert t.lines[0] == "Alice: Look <example.com> it is great"
     assert t.lines[1] == "P1: haha (×3)" and t.aliases == {"P1": long_name}
@@ -80,6 +81,7 @@ def test_compact_transcript_spends_no_tokens_on_what_the_summary_does_not_need()
     assert t.lines[4].endswith("…") and len(t.lines[4]) < 320
     assert [ln for ln in t.lines if "pasted twice" in ln] == ["Alice: a message pasted twice by the same person"]
     assert not any(re.search(r"\d\d:\d\d", ln) for ln in t.lines)  # no per-message times
+    assert t.lines[-1] == "Bob: [jpg file] (file attached) the view"
     assert t.restore("P1 laughed at Alice") == f"{long_name} laughed at Alice"
     assert t.restore("P10 and xP1") == "P10 and xP1"
 
@@ -89,8 +91,8 @@ def test_long_names_become_unique_first_names_or_labels():
                                      ("Maria José da Silva Santos", "hey"), ("Maria Fernanda Oliveira", "hello")]))
     assert t.lines[0] == "Alexandra: hi" and t.lines[1] == "Bob: yo"
     assert t.lines[2].startswith("P1: ") and t.lines[3].startswith("P2: ")  # "Maria" would be ambiguous
-    assert t.aliases == {"Alexandra": "Alexandra Catherine Smith", "P1": "Maria José da Silva Santos",
-                         "P2": "Maria Fernanda Oliveira"}
+    assert t.aliases == {"P1": "Maria José da Silva Santos", "P2": "Maria Fernanda Oliveira"}
+    assert t.restore("Alexandra Catherine Smith met P2") == "Alexandra Catherine Smith met Maria Fernanda Oliveira"
 
 
 def test_parse_note_valid_fenced_and_truncated():
