@@ -223,11 +223,11 @@ def _binding_pp_tg(llm, n_prompt: int, n_gen: int, reps: int) -> tuple[list[floa
     return pp, tg
 
 
-def _llama_bench_section(model: Path, llm, threads: int, allow_build: bool) -> list[str]:
+def _llama_bench_section(model: Path, llm, threads: int, allow_build: bool, reps: int) -> list[str]:
     exe, what = _llama_bench_exe(allow_build)
     if exe is None:
         return [what]
-    n_prompt, n_gen, reps = 512, 64, 3
+    n_prompt, n_gen = 512, 64
     try:
         out = subprocess.run([str(exe), "-m", str(model), "-t", str(threads), "-p", str(n_prompt), "-n", str(n_gen),
                               "-r", str(reps), "-o", "json"], capture_output=True, text=True, timeout=600,
@@ -306,7 +306,7 @@ def run(quick: bool) -> str:
         gpu_note = "No CUDA GPU on this machine (torch.cuda unavailable): CPU figures only."
 
     allow_build = not quick or os.environ.get("STICKER_BENCH_BUILD_LLAMA") == "1"
-    bench_lines = _llama_bench_section(model, old, 2, allow_build)
+    bench_lines = _llama_bench_section(model, old, 2, allow_build, reps=1 if quick else 3)
     summary = res[("new", "warm")][-1][2]
     old_summary = res[("old", "warm")][-1][2]
     for llm in [old, new] + [m for _, m in extra]:
