@@ -93,6 +93,7 @@ class VectorIndex:
         self.check: dict = {}  # the last recall check: recall, nprobe, scan share, queries
         self._observed: list[np.ndarray] = []
         self._half = None  # torch float16 copy of the main rows for the full scan (built lazily)
+        self._refused_at = 0  # row count at which the recall check last found no IVF worth having
         self.served_since_check = 0  # real queries served since the last recall check
 
     # --- building -------------------------------------------------------------------------------
@@ -237,7 +238,9 @@ class VectorIndex:
             hidden = np.concatenate([self._hidden[keep], self._tail_hidden[:t][tkeep]])
             self._vecs = self._tail_vecs = None  # free the old copies before the layout makes its own
         n = len(ids)
-        want_ivf = n >= self.exact_limit
+        # Structureless rows stay structureless as they grow: after a refusal, train again only once
+        # the row count has doubled (or when asked).
+        want_ivf = n >= self.exact_limit and (retrain or n >= 2 * self._refused_at)
         if want_ivf and (retrain or self.centroids is None or n >= 2 * max(self.trained_rows, 1)
                          or n < self.trained_rows // 2):
             self.centroids = _spherical_kmeans(vecs, _nlist(n), self.seed)
@@ -333,6 +336,7 @@ class VectorIndex:
             self.centroids = None
             self._offsets = np.array([0, n], np.int64)
             self.check["fallback"] = "flat"
+            self._refused_at = n
             self.nprobe = 0
         else:
             self.nprobe = nprobe

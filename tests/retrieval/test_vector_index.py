@@ -73,6 +73,10 @@ def test_structureless_data_falls_back_to_the_exact_scan():
     assert index.mode == "flat" and index.check["fallback"] == "flat"
     q = rng.normal(size=128).astype(np.float32)
     assert index.search(q, 10)[0].tolist() == exact(base, np.arange(5000), q, 10)
+    # growing by less than double does not train (and refuse) again at every re-layout
+    more = rng.normal(size=(2100, 128)).astype(np.float32)
+    index.upsert(np.arange(5000, 7100), more)
+    assert index._tail_n == 0 and index.mode == "flat" and "nprobe" not in index.check
 
 
 def test_recall_check_widens_nprobe_for_the_queries_it_served():
