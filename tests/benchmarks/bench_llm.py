@@ -237,7 +237,8 @@ def _llama_bench_section(model: Path, llm, threads: int, allow_build: bool, reps
         return [f"{what} failed: {exc}"]
     ref = {("pp" if r.get("n_prompt") else "tg"): (r.get("avg_ts", 0.0), r.get("stddev_ts", 0.0)) for r in rows}
     pp, tg = _binding_pp_tg(llm, n_prompt, n_gen, reps)
-    lines = [f"{what}, {threads} threads, {reps} repetitions each:", "",
+    lines = [f"{what}, {threads} threads, {reps} repetition(s) each; both sides spin-wait alike, so on a busy "
+             "machine the ratio is noise-bound:", "",
              "| test | llama-bench tok/s (± sd) | llama-cpp-python tok/s | binding / llama-bench |", "|---|---|---|---|"]
     for key, label, ours in (("pp", f"pp{n_prompt}", pp), ("tg", f"tg{n_gen}", tg)):
         if key in ref:
