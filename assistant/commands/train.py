@@ -4,7 +4,9 @@ Without a source it trains on the user's own history (every sticker they sent, w
 before it): the IGSR head → <data>/heads/igsr.pt and the preference memory's parameters →
 <data>/heads/preference.json, which the Suggester picks up. `--dataset DIR` trains on a benchmark's
 train split (→ <data>/heads/datasets/<name>/igsr.pt, for `eval`). `--intent` trains the GoEmotions
-intent head (→ <data>/heads/intent.pt, or `--out models/intent-goemotions.pt` to refresh the shipped one).
+intent head (→ <data>/heads/intent.pt, or `--out models/intent-goemotions.pt` to refresh the shipped one),
+with `--members N` MLPs in its embedding-view ensemble (default 5) and a JSON record next to the head; it
+ignores `--epochs` (its schedule is fixed, recorded in the JSON).
 """
 
 from __future__ import annotations

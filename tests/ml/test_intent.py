@@ -192,3 +192,28 @@ def test_shipped_head_reproduces_its_recorded_test_figures():
     want = record["test_first_1000"]
     assert res["macro_f1"] == pytest.approx(want["macro_f1"], abs=0.005)
     assert res["top1_accuracy"] == pytest.approx(want["top1_accuracy"], abs=0.005)
+
+
+def test_train_intent_command_writes_the_head_and_its_record(tiny_goemotions, data_dir, tmp_path, capsys):
+    """`sticker-assistant train --intent` is the one command that makes the shipped head: it writes
+    the head and a JSON record (seed, data sizes, dev and test figures, the command) next to it."""
+    import json
+
+    from assistant import cli
+
+    out = tmp_path / "intent-goemotions.pt"
+    assert cli.main(["--data-dir", str(data_dir), "train", "--intent", "--goemotions", str(tiny_goemotions),
+                     "--members", "2", "--seed", "1", "--out", str(out)]) == 0
+    rec = json.loads(out.with_suffix(".json").read_text())
+    assert rec["seed"] == 1 and rec["members"] == 2 and rec["data"]["train"] == len(ROWS) * 4
+    assert rec["thresholds_tuned_on"] == "GoEmotions dev" and rec["bytes"] == out.stat().st_size
+    assert {"macro_f1", "exact_match", "top1_accuracy"} <= set(rec["test"]) and rec["test_first_1000"]["n"] == len(ROWS)
+    assert rec["command"].startswith("sticker-assistant train --intent --seed 1 --members 2")
+    assert len(IntentHead.from_file(out, None).members) == 2
+    assert "test macro-F1" in capsys.readouterr().out
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for split in ("train", "dev", "test"):
+        (bad / f"{split}.tsv").write_text("fine\t1\ta\nbroken\tx\tb\n")
+    assert cli.main(["--data-dir", str(data_dir), "train", "--intent", "--goemotions", str(bad)]) == 1
+    assert "train.tsv:2: bad label list" in capsys.readouterr().out
