@@ -6,17 +6,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from PIL import Image, ImageDraw
 
 from assistant.library import ingest, manage
-
-
-def _sticker(tmp_path, name: str, colour):
-    img = Image.new("RGBA", (160, 160), (0, 0, 0, 0))
-    ImageDraw.Draw(img).ellipse((20, 20, 140, 140), fill=colour)
-    path = tmp_path / f"{name}.png"
-    img.save(path)
-    return path
+from tests.library.conftest import drawn_sticker as _sticker
 
 
 @pytest.fixture

@@ -31,6 +31,15 @@ def telegram_sticker_files() -> list[Path]:
     return sorted(p for p in root.glob("chat_0*/stickers/*") if p.is_file())
 
 
+def drawn_sticker(folder: Path, name: str, colour: tuple[int, int, int, int]) -> Path:
+    """A transparent PNG with one filled circle: a distinct sticker per colour, no shared data needed."""
+    img = Image.new("RGBA", (160, 160), (0, 0, 0, 0))
+    ImageDraw.Draw(img).ellipse((20, 20, 140, 140), fill=colour)
+    path = folder / f"{name}.png"
+    img.save(path)
+    return path
+
+
 def frames(n: int = 6, size: int = 96) -> list[Image.Image]:
     """A moving red square on transparency: each frame differs, so encoders keep every one."""
     out = []

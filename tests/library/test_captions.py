@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from assistant.app import App
 from assistant.cli import main
@@ -14,6 +14,7 @@ from assistant.library import captions, ingest, manage
 from assistant.memory.bank import STICKER_TEXTS
 from assistant.ml import describer as d
 from assistant.ml import registry
+from tests.library.conftest import drawn_sticker as _sticker
 from tests.library.tiny_mmproj import text_width, write_header_only, write_projector
 
 
@@ -27,14 +28,6 @@ def real_describer(summarizer_gguf, projector):
     desc = d.LlamaCppDescriber(summarizer_gguf, projector, n_gpu_layers=0, max_tokens=12)
     yield desc
     desc.close()
-
-
-def _sticker(tmp_path, name: str, colour) -> Image.Image:
-    img = Image.new("RGBA", (160, 160), (0, 0, 0, 0))
-    ImageDraw.Draw(img).ellipse((20, 20, 140, 140), fill=colour)
-    path = tmp_path / f"{name}.png"
-    img.save(path)
-    return path
 
 
 @pytest.fixture
