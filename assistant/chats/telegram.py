@@ -101,6 +101,17 @@ class _JsonStream:
         self._ctx.done_bytes = self._fh.tell()
         return bool(data) or bool(text)
 
+    def closed_after_item(self, close: str) -> bool:
+        """After an object member or array element: True at `close`, False past a ',', else fail."""
+        c = self.peek()
+        self.pos += 1
+        if c == close:
+            return True
+        if c != ",":
+            self.pos -= 1
+            self.fail(f"expected ',' or '{close}', found {c or 'the end of the file'!r}")
+        return False
+
     def fail(self, reason: str, where: int | None = None):
         self.broken = _BadJson(reason, self._fh.tell() if where is None else where)
         raise self.broken
@@ -160,13 +171,8 @@ class _JsonStream:
                 self.fail("an object key is not a string")
             self.take(":")
             yield key
-            c = self.peek()
-            self.pos += 1
-            if c == "}":
+            if self.closed_after_item("}"):
                 return
-            if c != ",":
-                self.pos -= 1
-                self.fail(f"expected ',' or '}}', found {c or 'the end of the file'!r}")
 
     def items(self) -> Iterator[object]:
         """Parsed elements of the array at the cursor, one at a time. The loop calls the C scanner
@@ -201,13 +207,8 @@ class _JsonStream:
                     self.peek()
                 continue
             self.pos = pos
-            c = self.peek()
-            self.pos += 1
-            if c == "]":
+            if self.closed_after_item("]"):
                 return
-            if c != ",":
-                self.pos -= 1
-                self.fail(f"expected ',' or ']', found {c or 'the end of the file'!r}")
             self.peek()
 
     def _seek(self, offset: int) -> None:
