@@ -7,11 +7,12 @@ each sticker's text. The evaluated split is never seen before scoring.
 Methods: random, most-used, BM25 over sticker words, embedder text match, CLIP zero-shot (when CLIP
 and sticker images are available), kNN of training contexts, IGSR, IGSR w/o memory, IGSR w/o intent,
 preference memory alone, and the full fused default (`fused_order`): intent probabilities from the
-IGSR head, a dedicated intent probe and the preference memory's intent vote (`INTENT_WEIGHTS`); inside
-each intent the exact-sticker score of retrieval/fusion.py (IGSR match, the user's send counts, the
-memory read); laid out by `fusion.intent_slot_order`, the same code the Suggester ranks with.
+IGSR head, two dedicated intent probes (eval/probes.py: e5 vector and word tokens) and the preference
+memory's intent vote (`INTENT_WEIGHTS`); inside each intent the exact-sticker score of
+retrieval/fusion.py (IGSR match, the user's send counts, the words on the sticker); laid out by
+`fusion.intent_slot_order`, the same code the Suggester ranks with.
 
-Stability: the IGSR heads and the intent probe are trained with `ENSEMBLE_SEEDS` fixed seeds and
+Stability: the IGSR heads and the intent probes are trained with `ENSEMBLE_SEEDS` fixed seeds and
 averaged (a single head moved P@1 by ±3 points between seeds), on one torch thread (tiny models:
 two threads on a busy two-core machine ran 30× slower, and one thread gives the same sums each run).
 The fused weights were chosen by cross-validation inside the training split (eval/tune.py), never on
@@ -27,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from assistant.eval import baselines
+from assistant.eval import baselines, probes
 from assistant.eval.dataset import Dataset
 from assistant.eval.metrics import METRICS, evaluate_scores, markdown_table
 from assistant.jobs import Progress, no_progress
@@ -35,14 +36,15 @@ from assistant.ml.features import FeatureStore, context_text, embedder_tag, stic
 from assistant.ml.igsr import IGSRConfig, IGSRScorer
 from assistant.ml.preference import PreferenceMemory, PreferenceParams, fit_params
 from assistant.ml.train import TrainData, TrainOptions, fit_igsr
-from assistant.retrieval.fusion import DEFAULT_LAYOUT, SlotLayout, combine_intents, exact_scores, intent_slot_order
+from assistant.retrieval.fusion import (DEFAULT_LAYOUT, SlotLayout, combine_intents, exact_scores, intent_slot_order,
+                                        memory_vote, mix_intents)
 
 log = logging.getLogger(__name__)
 
 DIVERSE_SLOTS = DEFAULT_LAYOUT.slots
 ENSEMBLE_SEEDS = 3  # IGSR heads / intent probes averaged per run (seeds seed, seed+1, ...)
 # Intent probabilities of the fused default: the IGSR head, the dedicated probe, the memory's vote.
-INTENT_WEIGHTS = {"head": 1.0, "probe": 0.5, "vote": 0.25}
+INTENT_WEIGHTS = {"head": 1.0, "probe": 0.5, "lexical": 0.5, "vote": 0.0}  # eval/tune.py chose it
 
 
 @dataclass
@@ -59,6 +61,7 @@ class BenchFeatures:
     train_mem: np.ndarray
     train_stickers: list[str]
     train_times: list
+    train_texts: list[str]
     eval_ctx: np.ndarray
     eval_mem: np.ndarray
     eval_gold: np.ndarray
@@ -102,6 +105,7 @@ def build_features(ds: Dataset, embedder, store: FeatureStore, split: str | None
         pool_intents=np.array([s.intent for s in ds.stickers], dtype=object), labels=ds.intents(),
         sticker_vecs=sticker_vecs, word_vecs=word_vecs, has_words=has_words, train_ctx=tr_ctx, train_mem=tr_mem,
         train_stickers=[s.sticker for s in train], train_times=[s.time for s in train],
+        train_texts=[context_text(ds.context_texts(s)) for s in train],
         eval_ctx=ev_ctx, eval_mem=ev_mem, eval_gold=np.array([ds.index[s.sticker] for s in test]),
         eval_texts=[context_text(ds.context_texts(s)) for s in test], backbone=embedder_tag(embedder))
 
@@ -198,61 +202,86 @@ def _pref_row(mem: PreferenceMemory, q: np.ndarray, pool_index: dict, n: int) ->
     return row
 
 
-def fit_intent_probe(f: BenchFeatures, seed: int = 0, epochs: int = 200) -> np.ndarray:
-    """A dedicated intent classifier on the dataset's own labels (MLP over the frozen context vectors,
-    early-stopped on 10% of the training split); returns probabilities for the evaluated samples."""
-    import torch
-    from torch.nn import functional as F
+@dataclass
+class FusedInputs:
+    """Everything the fused default reads for the evaluated samples: computed once, then re-ranked
+    cheaply for every candidate layout (eval/tune.py)."""
 
-    lab = {l: i for i, l in enumerate(f.labels)}
-    y = np.array([lab.get(f.ds.by_id[s].intent, -100) if f.ds.by_id[s].intent else -100 for s in f.train_stickers])
-    keep = y >= 0
-    X, y = f.train_ctx[keep], y[keep]
-    if len(y) < 10 or not f.labels:
-        return np.full((len(f.eval_ctx), max(1, len(f.labels))), 1.0 / max(1, len(f.labels)))
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(len(y))
-    nv = max(1, len(y) // 10)
-    va, tr = perm[:nv], perm[nv:]
-    torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 256), torch.nn.GELU(), torch.nn.Dropout(0.3),
-                              torch.nn.Linear(256, len(f.labels)))
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
-    Xt, yt = torch.tensor(X * 10.0), torch.tensor(y)
-    best = (float("inf"), None)
-    for ep in range(epochs):
-        net.train()
-        opt.zero_grad()
-        F.cross_entropy(net(Xt[tr]), yt[tr], label_smoothing=0.1).backward()
-        opt.step()
-        net.eval()
-        with torch.no_grad():
-            vl = float(F.cross_entropy(net(Xt[va]), yt[va]))
-        if vl < best[0]:
-            best = (vl, {k: v.clone() for k, v in net.state_dict().items()})
-    net.load_state_dict(best[1])
-    net.eval()
-    with torch.no_grad():
-        return torch.softmax(net(torch.tensor(f.eval_ctx * 10.0)), -1).numpy()
+    f: BenchFeatures
+    match: np.ndarray  # samples × pool: IGSR match (mean of the ensemble)
+    head_intents: np.ndarray  # samples × labels: the IGSR head's intent probabilities
+    probe: np.ndarray  # samples × labels: the e5 intent probe (eval/probes.py)
+    lexical: np.ndarray  # samples × labels: the token intent probe
+    pref: np.ndarray  # samples × pool: the preference memory's read mass
+    pref_share: np.ndarray  # samples: the memory's share by its gate (1 − PESRS's g), in [0, 1]
+    words: np.ndarray  # samples × pool: e5 context ↔ sticker words (NaN: a sticker without words)
+    bm25: np.ndarray  # samples × pool: BM25 of the context over the sticker words
 
 
-def fused_order(match: np.ndarray, pref: np.ndarray, head_intent: dict[str, float], pool_intents: np.ndarray,
-                probe: dict[str, float] | None = None, usage: np.ndarray | None = None,
-                layout: SlotLayout = DEFAULT_LAYOUT, intent_weights: dict[str, float] | None = None) -> np.ndarray:
-    """The full fused default for one query: pool indices, best first.
+def word_signals(f: BenchFeatures) -> tuple[np.ndarray, np.ndarray]:
+    """(embedded, literal) match of each evaluated context to the words on each sticker."""
+    words = f.eval_ctx @ f.word_vecs.T
+    words[:, ~f.has_words] = np.nan
+    bm25 = baselines.bm25_scores(f.eval_texts, [s.text or s.emoji or "" for s in f.ds.stickers])
+    return words, bm25
 
-    Intent probabilities: a weighted mean of the IGSR head, the dedicated intent probe and the
-    preference memory's vote (its attention mass per intent). Inside an intent: `fusion.exact_scores`
-    (IGSR match, send counts, memory read). Layout: `fusion.intent_slot_order`."""
-    w = intent_weights or INTENT_WEIGHTS
-    vote: Counter = Counter()
-    for i in np.nonzero(pref)[0]:
-        if pool_intents[i] is not None:
-            vote[pool_intents[i]] += pref[i]
-    probs = combine_intents([(head_intent, w.get("head", 0.0)), (probe, w.get("probe", 0.0)),
-                             (dict(vote), w.get("vote", 0.0))])
-    scores = exact_scores(match, usage, pref, layout)
-    return intent_slot_order(scores, pool_intents, probs, layout.slots, layout.joint, intent_weight=layout.intent)
+
+def fused_inputs(f: BenchFeatures, match: np.ndarray, intents: np.ndarray, mem: PreferenceMemory, seed: int = 0,
+                 seeds: int = ENSEMBLE_SEEDS) -> FusedInputs:
+    """Adds the intent probes (`seeds` of each, averaged), the word signals and the preference
+    memory's reads and gate to the IGSR ensemble's match and intents."""
+    probe = np.mean([probes.fit_intent_probe(f, seed + k) for k in range(seeds)], axis=0)
+    lexical = np.mean([probes.fit_lexical_probe(f, seed + k) for k in range(seeds)], axis=0)
+    words, bm25 = word_signals(f)
+    pref, share = memory_reads(f, mem)
+    return FusedInputs(f, match, intents, probe, lexical, pref, share, words, bm25)
+
+
+def memory_reads(f: BenchFeatures, mem: PreferenceMemory) -> tuple[np.ndarray, np.ndarray]:
+    """(samples × pool read mass, samples' preference share 1 − gate) of the memory on the evaluated split."""
+    pool_index = {s: i for i, s in enumerate(f.pool_ids)}
+    pref = np.stack([_pref_row(mem, q, pool_index, len(f.pool_ids)) for q in f.eval_ctx])
+    share = np.array([1.0 - mem.gate_value(*mem.confidence(q)) for q in f.eval_ctx])
+    return pref, share
+
+
+def intent_mix(fi: FusedInputs, i: int, weights: dict | None = None) -> dict[str, float]:
+    """The fused default's intent probabilities for sample `i`: the models' weighted mean (the IGSR
+    head, the two intent probes), with the preference memory's vote (`fusion.memory_vote`) taking the
+    share ``weights["vote"]``: a fixed number, or "gate" for the memory's own gate, as the Suggester
+    does."""
+    w = weights or INTENT_WEIGHTS
+    labels = fi.f.labels
+    model = combine_intents([(dict(zip(labels, fi.head_intents[i])), w.get("head", 0.0)),
+                             (dict(zip(labels, fi.probe[i])), w.get("probe", 0.0)),
+                             (dict(zip(labels, fi.lexical[i])), w.get("lexical", 0.0))])
+    share = w.get("vote", 0.0)
+    if not share:
+        return model
+    base = _send_shares(fi.f)
+    read = {int(j): float(fi.pref[i][j]) for j in np.nonzero(fi.pref[i])[0]}
+    vote = memory_vote(read, base, lambda j: fi.f.pool_intents[j])
+    return mix_intents(model, vote, fi.pref_share[i] if share == "gate" else float(share))
+
+
+def _send_shares(f: BenchFeatures) -> dict[int, float]:
+    """Each pool sticker's share of the training sends (pool index → share), cached on the features."""
+    cached = getattr(f, "_send_shares", None)
+    if cached is None:
+        counts = Counter(f.train_stickers)
+        index = {s: i for i, s in enumerate(f.pool_ids)}
+        cached = {index[s]: c / len(f.train_stickers) for s, c in counts.items()}
+        f._send_shares = cached
+    return cached
+
+
+def fused_order(fi: FusedInputs, i: int, usage: np.ndarray, layout: SlotLayout = DEFAULT_LAYOUT,
+                intent_weights: dict[str, float] | None = None) -> np.ndarray:
+    """The full fused default for sample `i`: pool indices, best first (`fusion.exact_scores` inside
+    each intent, laid out by `fusion.intent_slot_order`, the layout the Suggester uses too)."""
+    probs = intent_mix(fi, i, intent_weights)
+    scores = exact_scores(fi.match[i], usage, fi.pref[i], layout, words=fi.words[i], lexical=fi.bm25[i])
+    return intent_slot_order(scores, fi.f.pool_intents, probs, layout.slots, layout.joint, intent_weight=layout.intent)
 
 
 def _order_to_scores(order: np.ndarray) -> np.ndarray:
@@ -261,18 +290,13 @@ def _order_to_scores(order: np.ndarray) -> np.ndarray:
     return s
 
 
-def fused_rows(f: BenchFeatures, match: np.ndarray, head_intents: np.ndarray, probe: np.ndarray,
-               pref: np.ndarray, layout: SlotLayout = DEFAULT_LAYOUT,
+def fused_rows(fi: FusedInputs, layout: SlotLayout = DEFAULT_LAYOUT,
                intent_weights: dict[str, float] | None = None) -> np.ndarray:
-    """The fused default's scores (samples × pool) from its ingredients (see `fused_order`)."""
+    """The fused default's scores (samples × pool): the rank order of `fused_order` as scores."""
+    f = fi.f
     usage = baselines.most_used_scores(1, f.pool_ids, f.train_stickers)[0]
-    out = np.zeros((len(f.eval_gold), len(f.pool_ids)))
-    for i in range(len(out)):
-        order = fused_order(match[i], pref[i], dict(zip(f.labels, head_intents[i])), f.pool_intents,
-                            probe=dict(zip(f.labels, probe[i])), usage=usage, layout=layout,
-                            intent_weights=intent_weights)
-        out[i] = _order_to_scores(order)
-    return out
+    return np.stack([_order_to_scores(fused_order(fi, i, usage, layout, intent_weights))
+                     for i in range(len(f.eval_gold))])
 
 
 def _model_rows(f: BenchFeatures, opts: TrainOptions, seed: int, want, progress: Progress) -> dict[str, np.ndarray]:
@@ -288,7 +312,7 @@ def _model_rows(f: BenchFeatures, opts: TrainOptions, seed: int, want, progress:
     for name, ens in ensembles.items():
         match, intents = ens.match_and_intents(f)
         if name == "IGSR":
-            igsr = (match, intents)
+            igsr = match, intents
         if not want(name):
             continue
         if ens.head.cfg.use_intent and f.labels:
@@ -299,12 +323,10 @@ def _model_rows(f: BenchFeatures, opts: TrainOptions, seed: int, want, progress:
         else:
             rows[name] = match
     mem = preference_memory(f, seed=seed)
-    pref = np.stack([_pref_row(mem, f.eval_ctx[i], pool_index, npool) for i in range(n)])
     if want("preference memory"):
-        rows["preference memory"] = pref
+        rows["preference memory"] = np.stack([_pref_row(mem, f.eval_ctx[i], pool_index, npool) for i in range(n)])
     if want("fused default") and igsr is not None:
-        probe = np.mean([fit_intent_probe(f, seed + k) for k in range(ENSEMBLE_SEEDS)], axis=0)
-        rows["fused default"] = fused_rows(f, igsr[0], igsr[1], probe, pref)
+        rows["fused default"] = fused_rows(fused_inputs(f, *igsr, mem, seed))
     return rows
 
 

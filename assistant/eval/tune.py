@@ -10,8 +10,8 @@ differences in exact recall were one or two samples).
 
     python -m assistant.eval.tune ../shared/datasets/msairs-dev        # prints the table and the winner
 
-How: for each intent mix (IGSR head / intent probe / memory vote), the exact-sticker weights of
-`SlotLayout` (match, send prior, sent-before, memory read, log P(intent)) are the maximum-likelihood fit
+How: for each intent mix (IGSR head / e5 probe / token probe / memory vote), the exact-sticker weights of
+`SlotLayout` (match, send prior, sent-before, memory read, words embedded and literal, log P(intent)) are the maximum-likelihood fit
 of a softmax over the whole pool at the held-out gold stickers (`fit_exact_weights`): a calibrated mix,
 not a hand guess. Then every (mix, number of joint places) candidate is scored, and the winner is the
 candidate with the best mean of its metrics, each divided by that metric's mean over all candidates
@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import copy
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from assistant.eval.dataset import Dataset
 from assistant.eval.metrics import METRICS, MetricAccumulator, markdown_table
 from assistant.jobs import Progress, no_progress
-from assistant.retrieval.fusion import DEFAULT_LAYOUT, SlotLayout, combine_intents, intent_slot_order
+from assistant.retrieval.fusion import DEFAULT_LAYOUT, SlotLayout, intent_slot_order, zscore
 
 
 def train_folds(ds: Dataset, k: int = 4, seed: int = 1234) -> list[Dataset]:
@@ -53,39 +53,26 @@ def train_folds(ds: Dataset, k: int = 4, seed: int = 1234) -> list[Dataset]:
     return out
 
 
-@dataclass
-class FoldInputs:
-    """What the fused default reads on one fold, computed once and re-ranked for every candidate."""
-
-    f: object  # eval.run.BenchFeatures
-    match: np.ndarray
-    head_intents: np.ndarray
-    probe: np.ndarray
-    pref: np.ndarray
-
-
-def fold_inputs(ds: Dataset, embedder, store, opts, seeds: int = 1, progress: Progress = no_progress) -> FoldInputs:
+def fold_inputs(ds: Dataset, embedder, store, opts, seeds: int = 1, progress: Progress = no_progress):
+    """eval.run.FusedInputs of one fold (its "valid" part evaluated, the rest learned from)."""
     from assistant.eval import run
 
     f = run.build_features(ds, embedder, store, "valid", progress)
     with run.torch_threads(1):
         ens = run.train_variants(f, opts, progress, seeds=seeds, variants=["IGSR"])["IGSR"]
         match, intents = ens.match_and_intents(f)
-        probe = np.mean([run.fit_intent_probe(f, opts.seed + k) for k in range(seeds)], axis=0)
         mem = run.preference_memory(f, seed=opts.seed)
-    pool_index = {s: i for i, s in enumerate(f.pool_ids)}
-    pref = np.stack([run._pref_row(mem, q, pool_index, len(f.pool_ids)) for q in f.eval_ctx])
-    return FoldInputs(f, match, intents, probe, pref)
+        return run.fused_inputs(f, match, intents, mem, opts.seed, seeds)
 
 
-def score(folds: list[FoldInputs], layout: SlotLayout = DEFAULT_LAYOUT,
+def score(folds: list, layout: SlotLayout = DEFAULT_LAYOUT,
           intent_weights: dict[str, float] | None = None) -> dict[str, float]:
     """All metrics of one candidate over the pooled samples of every fold."""
     from assistant.eval.run import fused_rows
 
     values: dict[str, list[float]] = {m: [] for m in METRICS}
     for fi in folds:
-        rows = fused_rows(fi.f, fi.match, fi.head_intents, fi.probe, fi.pref, layout, intent_weights)
+        rows = fused_rows(fi, layout, intent_weights)
         acc = MetricAccumulator(np.asarray(fi.f.pool_intents, dtype=object), seed=0)
         for row, g in zip(rows, fi.f.eval_gold):
             acc.add(row, int(g))
@@ -94,7 +81,21 @@ def score(folds: list[FoldInputs], layout: SlotLayout = DEFAULT_LAYOUT,
     return {m: 100.0 * float(np.mean(v)) if v else float("nan") for m, v in values.items()}
 
 
-def fit_exact_weights(folds: list[FoldInputs], intent_weights: dict[str, float],
+EXACT_FEATURES = ("match", "prior", "seen", "memory", "words", "lexical", "intent")
+
+
+def exact_features(fi, i: int, usage: np.ndarray, intent_weights: dict[str, float],
+                   base: SlotLayout = DEFAULT_LAYOUT) -> np.ndarray:
+    """pool × EXACT_FEATURES for sample `i`: the terms of `fusion.exact_scores`, plus log P(intent)."""
+    from assistant.eval.run import intent_mix
+
+    probs = intent_mix(fi, i, intent_weights)
+    logp = np.log(np.array([probs.get(x, 0.0) if x is not None else 0.0 for x in fi.f.pool_intents]) + 1e-6)
+    return np.stack([zscore(fi.match[i]), np.log1p(usage), (usage > 0).astype(np.float64),
+                     np.log(fi.pref[i] + base.memory_floor), zscore(fi.words[i]), zscore(fi.bm25[i]), logp], 1)
+
+
+def fit_exact_weights(folds: list, intent_weights: dict[str, float],
                       base: SlotLayout = DEFAULT_LAYOUT) -> SlotLayout:
     """Maximum-likelihood weights of the exact-sticker score (softmax over the pool, the held-out
     gold sticker as the target, all folds pooled), with log P(intent) as one more feature."""
@@ -108,12 +109,7 @@ def fit_exact_weights(folds: list[FoldInputs], intent_weights: dict[str, float],
         f = fi.f
         usage = baselines.most_used_scores(1, f.pool_ids, f.train_stickers)[0]
         for i, g in enumerate(f.eval_gold):
-            probs = _intent_probs(fi, i, intent_weights)
-            logp = np.log(np.array([probs.get(x, 0.0) if x is not None else 0.0 for x in f.pool_intents]) + 1e-6)
-            m = fi.match[i]
-            z = (m - m.mean()) / max(float(m.std()), 1e-12)
-            feats.append(np.stack([z, np.log1p(usage), (usage > 0).astype(np.float64),
-                                   np.log(fi.pref[i] + base.memory_floor), logp], 1))
+            feats.append(exact_features(fi, i, usage, intent_weights, base))
             gold.append(int(g))
     x = torch.tensor(np.stack(feats), dtype=torch.float32)
     y = torch.tensor(gold)
@@ -127,24 +123,10 @@ def fit_exact_weights(folds: list[FoldInputs], intent_weights: dict[str, float],
         return loss
 
     opt.step(closure)
-    m, prior, seen, memory, intent = (round(float(v), 2) for v in w.detach())
-    return replace(base, match=m, prior=prior, seen=seen, memory=memory, intent=intent)
+    return replace(base, **{name: round(float(v), 2) for name, v in zip(EXACT_FEATURES, w.detach())})
 
 
-def _intent_probs(fi: FoldInputs, i: int, weights: dict[str, float]) -> dict[str, float]:
-    """The fused default's intent mix for one sample (as eval.run.fused_order computes it)."""
-    labels = fi.f.labels
-    vote: dict[str, float] = {}
-    for j in np.nonzero(fi.pref[i])[0]:
-        it = fi.f.pool_intents[j]
-        if it is not None:
-            vote[it] = vote.get(it, 0.0) + float(fi.pref[i][j])
-    return combine_intents([(dict(zip(labels, fi.head_intents[i])), weights.get("head", 0.0)),
-                            (dict(zip(labels, fi.probe[i])), weights.get("probe", 0.0)),
-                            (vote, weights.get("vote", 0.0))])
-
-
-def igsr_baseline(folds: list[FoldInputs]) -> dict[str, float]:
+def igsr_baseline(folds: list) -> dict[str, float]:
     """The IGSR row (its own intents, one slot per intent, no joint places) on the same folds."""
     values: dict[str, list[float]] = {m: [] for m in METRICS}
     for fi in folds:
@@ -171,20 +153,26 @@ def best_candidate(results: dict[str, dict[str, float]], floor: dict[str, float]
     return max(names, key=lambda n: np.mean([results[n][m] / means[m] for m in METRICS if means[m] > 0]))
 
 
-MIXES = {"h1 p1 v0": {"head": 1.0, "probe": 1.0, "vote": 0.0},
-         "h1 p.5 v0": {"head": 1.0, "probe": 0.5, "vote": 0.0},
-         "h1 p.5 v.25": {"head": 1.0, "probe": 0.5, "vote": 0.25},
-         "h1 p1 v.5": {"head": 1.0, "probe": 1.0, "vote": 0.5}}
-JOINTS = (0, 2, 3, 5)
+# Intent mixes: model weights (IGSR head, e5 probe, token probe) and the memory vote's share
+# (a number, or "gate": the memory's own PESRS gate, as the Suggester uses it).
+MIXES = {"h1 p.5 v0": {"head": 1.0, "probe": 0.5, "vote": 0.0},
+         "h1 p.5 l.5 v0": {"head": 1.0, "probe": 0.5, "lexical": 0.5, "vote": 0.0},
+         "h1 p.5 l.5 v.2": {"head": 1.0, "probe": 0.5, "lexical": 0.5, "vote": 0.2},
+         "h1 p.5 l.5 vgate": {"head": 1.0, "probe": 0.5, "lexical": 0.5, "vote": "gate"},
+         "h1 p1 l1 v0": {"head": 1.0, "probe": 1.0, "lexical": 1.0, "vote": 0.0}}
+JOINTS = (2, 3, 5)
 
 
-def tune(ds: Dataset, embedder, store, k: int = 4, seed: int = 1234, opts=None,
+def tune(ds: Dataset, embedder, store, k: int = 4, seed: int = 1234, opts=None, seeds: int | None = None,
          progress: Progress = no_progress) -> tuple[str, dict[str, tuple[SlotLayout, dict]], dict[str, dict[str, float]]]:
     """(winner, candidate → (layout, intent mix), candidate → pooled metrics incl. an "IGSR" row)."""
     from assistant.ml.train import TrainOptions
 
+    from assistant.eval.run import ENSEMBLE_SEEDS
+
     opts = opts or TrainOptions(seed=0)
-    folds = [fold_inputs(d, embedder, store, opts, progress=progress) for d in train_folds(ds, k, seed)]
+    seeds = ENSEMBLE_SEEDS if seeds is None else seeds  # as many heads and probes as the reported run
+    folds = [fold_inputs(d, embedder, store, opts, seeds, progress) for d in train_folds(ds, k, seed)]
     grid: dict[str, tuple[SlotLayout, dict]] = {}
     for mix_name, mix in MIXES.items():
         fitted = fit_exact_weights(folds, mix)

@@ -28,11 +28,12 @@ Why this shape:
    before, the more the past choice should decide*). Here it arrives as ``pref_share`` = 1 − g.
    With no history the share is 0 and the ranking is pure content.
 4. Favourites and usage are small additive priors, never enough to beat a clearly better match.
-5. The final list is re-ranked greedily for intent diversity (an MMR over intents): each
-   sticker whose intent already appears in the picks is penalised. The IGSR paper's P@k counts
-   a hit when any of the top k shares the right intent, and a top k that is all "amusement"
-   wastes k−1 slots when the intent guess is wrong (the kNN + intent-vote reference in issue 7
-   shows exactly that: P@1 31 but P@5 only 34).
+5. The final list is laid out for intent diversity. The IGSR paper's P@k counts a hit when any
+   of the top k shares the right intent, and a top k that is all "amusement" wastes k−1 slots when
+   the intent guess is wrong (the kNN + intent-vote reference in issue 7 shows exactly that: P@1 31
+   but P@5 only 34). With reply intents (a trained IGSR head) the layout is `intent_slot_order`,
+   the evaluation's fused default (see `SlotLayout`); without them, `diverse_order`, a greedy MMR
+   that penalises each sticker whose intent already appears in the picks.
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ def diverse_order(scores: np.ndarray, intents: list[str | None], k: int,
     return chosen
 
 
-# --- Intent slots: the fused default's final layout (eval/run.py; see the note on the Suggester) ----
+# --- Intent slots: the final layout of the fused default and of the Suggester ----------------------
 @dataclass(frozen=True)
 class SlotLayout:
     """How the final ranking is laid out, and how exact stickers are scored.
@@ -184,47 +185,73 @@ class SlotLayout:
 
     The exact score (`exact_scores`) is a log-linear model of "this is the sticker the user sends
     now": ``match``·z(content match) + ``prior``·log(1 + sends) + ``seen``·[sent before] +
-    ``memory``·log(memory read + ``memory_floor``). Its weights are the maximum-likelihood fit of
-    that model (softmax over the whole pool) on 4-fold cross-validation inside msairs-dev's *train*
-    split, never on the reported split; ``joint`` = 2 and eval.run.INTENT_WEIGHTS were picked there
-    too, as the best candidate that is not below the IGSR baseline on any metric in the same folds
-    (`python -m assistant.eval.tune DATASET` reproduces all of it). Read off the fit: a sticker sent
-    once is no evidence of a habit (the negative ``seen`` cancels 2.1·log 2), one sent again and
-    again is (PESRS: the user's own preferences), the content match orders the many stickers never
-    sent, and the memory's read adds nothing once those two are in (its intent vote still counts).
+    ``memory``·log(memory read + ``memory_floor``) + ``words``·z(context ↔ the words on the sticker,
+    embedded) + ``lexical``·z(BM25 of the context over those words). Its weights are the
+    maximum-likelihood fit of that model (softmax over the whole pool) on 4-fold cross-validation
+    inside msairs-dev's *train* split, never on the reported split; ``joint`` and eval.run's
+    INTENT_WEIGHTS were picked there too, as the best candidate that is not below the IGSR baseline on
+    any metric in the same folds (`python -m assistant.eval.tune DATASET` reproduces all of it). Read
+    off the fit: a sticker sent once is no evidence of a habit (the negative ``seen`` cancels
+    2.1·log 2), one sent again and again is (PESRS: the user's own preferences); the content match
+    orders the many stickers never sent, and the words on a sticker, matched literally, add to it
+    (a post about "加油" and a sticker that says 加油); the memory's read adds next to nothing once
+    those are in, and on msairs its intent vote (`memory_vote`) made the intents worse whatever its
+    share, so the winning mix gives it none (the candidates and their scores are in `eval/tune.py`).
 
-    The Suggester keeps its own MMR diversity (`diverse_order`) for now: with the GoEmotions intent
-    head of the app, slot 1 by intent put a "neutral" sticker before the one the user always sends
-    after "thanks" (tests/retrieval/test_suggest.py); the layout pays off where intents are reliable.
+    The Suggester lays out its list the same way whenever it has *reply* intents: the intents a
+    trained IGSR head predicts for the sticker the user answers with, learned from their own sends.
+    Without one it keeps `diverse_order`: the GoEmotions head reads the emotion *of the context*
+    ("my cat is sick": sadness), not the intent of the reply (caring), so it may shade a score but
+    must not decide the first place.
     """
 
     slots: int = 5
     joint: int = 2
-    match: float = 0.30
-    prior: float = 2.10
-    seen: float = -2.26
-    memory: float = 0.0  # fitted -0.01: the memory's read adds nothing once match and sends are in
+    match: float = 0.25
+    prior: float = 2.09
+    seen: float = -2.25
+    memory: float = 0.02  # the memory's read adds next to nothing once match and sends are in
     memory_floor: float = 1e-3
-    intent: float = 1.07
+    intent: float = 1.22
+    words: float = 0.10
+    lexical: float = 0.10
 
 
 DEFAULT_LAYOUT = SlotLayout()
 
 
+def zscore(values: np.ndarray) -> np.ndarray:
+    """z-score over the entries that are not NaN; NaN (no value for that sticker) and a flat row give 0."""
+    v = np.asarray(values, dtype=np.float64)
+    ok = ~np.isnan(v)
+    out = np.zeros_like(v)
+    if ok.sum() < 2:
+        return out
+    sd = v[ok].std()
+    if sd > 1e-12:
+        out[ok] = (v[ok] - v[ok].mean()) / sd
+    return out
+
+
 def exact_scores(match: np.ndarray, usage: np.ndarray | None = None, memory: np.ndarray | None = None,
-                 layout: SlotLayout = DEFAULT_LAYOUT) -> np.ndarray:
+                 layout: SlotLayout = DEFAULT_LAYOUT, words: np.ndarray | None = None,
+                 lexical: np.ndarray | None = None) -> np.ndarray:
     """One score per sticker for "is this the exact sticker the user sends now" (see SlotLayout).
 
     ``match`` is a content score on any scale (z-scored over the candidates here), ``usage`` raw
-    send counts, ``memory`` the preference memory's read mass per sticker (sums to at most 1)."""
-    m = np.asarray(match, dtype=np.float64)
-    sd = m.std()
-    out = layout.match * ((m - m.mean()) / sd if sd > 1e-12 else np.zeros_like(m))
+    send counts, ``memory`` the preference memory's read mass per sticker (sums to at most 1),
+    ``words`` the embedded context ↔ sticker-words similarity (NaN for a sticker without words) and
+    ``lexical`` a literal word-overlap score (BM25) of the context over the sticker's words."""
+    out = layout.match * zscore(match)
     if usage is not None:
         u = np.asarray(usage, dtype=np.float64)
         out = out + layout.prior * np.log1p(u) + layout.seen * (u > 0)
     if memory is not None and layout.memory:
         out = out + layout.memory * np.log(np.asarray(memory, dtype=np.float64) + layout.memory_floor)
+    if words is not None and layout.words:
+        out = out + layout.words * zscore(words)
+    if lexical is not None and layout.lexical:
+        out = out + layout.lexical * zscore(lexical)
     return out
 
 
@@ -242,6 +269,30 @@ def combine_intents(sources: list[tuple[dict[str, float] | None, float]]) -> dic
             total[label] = total.get(label, 0.0) + w * p / s
         wsum += w
     return {label: p / wsum for label, p in total.items()} if wsum else {}
+
+
+def memory_vote(read: dict, base: dict, intent_of) -> dict[str, float]:
+    """The intents the preference memory's read makes *more likely than usual*: for each intent, the
+    attention mass its stickers get for this context minus their share of all sends, positive part.
+
+    Why the lift and not the raw mass: the raw read mostly mirrors how often each sticker was sent
+    (cosines between any two chats sit within a few hundredths), so it would vote for the user's
+    favourite intent after every message. ``read`` and ``base`` map a sticker key to its mass;
+    ``intent_of(key)`` gives its intent or None (no vote)."""
+    lift: dict[str, float] = {}
+    for key in set(read) | set(base):
+        label = intent_of(key)
+        if label:
+            lift[label] = lift.get(label, 0.0) + read.get(key, 0.0) - base.get(key, 0.0)
+    return {label: v for label, v in lift.items() if v > 0}
+
+
+def mix_intents(model: dict[str, float] | None, vote: dict[str, float] | None, share: float) -> dict[str, float]:
+    """The intent distribution the layout uses: the intent model's, with the memory's vote taking
+    ``share`` of it (PESRS's gate applied to intents: the closer this context is to ones the user
+    answered before, the more their answers then say what is meant now)."""
+    share = min(1.0, max(0.0, float(share)))
+    return combine_intents([(model, 1.0 - share), (vote, share)]) or combine_intents([(model, 1.0), (vote, 1.0)])
 
 
 def intent_slot_order(scores: np.ndarray, intents, intent_probs: dict[str, float],

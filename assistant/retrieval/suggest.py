@@ -4,7 +4,7 @@
        relevant memories (memory bank) ─────────────┐            │
     candidates: text ∪ image ∪ preference ∪ favourites ∪ most used
     signals per candidate: IGSR · CLIP image · e5 text · intent · preference memory · favourite · usage
-       ──► retrieval/fusion.py (gated, intent-diverse) ──► top k, hidden ones never
+       ──► retrieval/fusion.py (gated; intent slots with reply intents, else MMR) ──► top k, hidden ones never
 
 Why it is shaped like this (latency goal: p50 ≤ 100 ms warm, 10,000 stickers, 20-message context):
 - Per-process state is built once per *library version* and reused: the sticker rows, their text
@@ -36,7 +36,8 @@ import numpy as np
 from assistant.app import ModelUnavailable
 from assistant.domain import Sticker, Suggestion, Utterance
 from assistant.memory.bank import STICKER_IMAGES, STICKER_TEXTS
-from assistant.retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, diverse_order, fuse, standardise
+from assistant.retrieval.fusion import (DEFAULT_LAYOUT, DEFAULT_WEIGHTS, FusionWeights, SlotLayout, diverse_order, fuse,
+                                        intent_slot_order, standardise)
 from assistant.retrieval.vector_index import IndexFileError, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -81,9 +82,10 @@ class _Library:
 class Suggester:
     """Suggest stickers for a conversation. Thread-safe; one per App is enough (see `for_app`)."""
 
-    def __init__(self, app, weights: FusionWeights = DEFAULT_WEIGHTS) -> None:
+    def __init__(self, app, weights: FusionWeights = DEFAULT_WEIGHTS, layout: SlotLayout = DEFAULT_LAYOUT) -> None:
         self.app = app
         self.weights = weights
+        self.layout = layout
         self._lock = threading.RLock()
         self._lib: _Library | None = None
         self._vec_cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -92,6 +94,7 @@ class Suggester:
         self._absent: dict[str, dict[int, float]] = {}  # id -> stamp of stickers the store had no vector for
         self.last_timings: dict[str, float] = {}
         self.last_memories: list = []
+        self.last_reply_intents: dict[str, float] = {}  # a trained IGSR head's reply intents, last call
 
     # --- public -------------------------------------------------------------------------------
     def suggest(self, conversation: str | list[Utterance], k: int = 8, chat: int | None = None,
@@ -117,8 +120,9 @@ class Suggester:
         timings["score"] = time.perf_counter() - t0 - sum(timings.values())
 
         fused = fuse(signals, pref_share=notes.get("pref_share", 0.0), weights=self.weights)
+        self.last_reply_intents = dict(notes.get("reply_intents") or {})
         intents = [lib.intents[lib.row_of[i]] for i in pool]
-        order = diverse_order(fused.scores, intents, max(k * 3, k), self.weights)
+        order = self._order(fused.scores, intents, notes, max(k * 3, k))
         visible = self._still_visible([pool[j] for j in order])
         out: list[Suggestion] = []
         for j in order:
@@ -136,6 +140,24 @@ class Suggester:
         timings["total"] = time.perf_counter() - t0
         self.last_timings = timings
         return out
+
+    def _order(self, scores: np.ndarray, intents: list[str | None], notes: dict, n: int) -> list[int]:
+        """The first `n` pool positions.
+
+        With reply intents (a trained IGSR head's prediction of the intent of the sticker the user
+        answers with), the evaluation's fused-default layout (`fusion.intent_slot_order`): the first
+        places hold the best sticker of each of the most probable intents, the next ones the best
+        stickers over all intents. Inside an intent the fused score decides: it holds this user's
+        habits (preference memory under its gate, favourites, use counts). Without reply intents,
+        `diverse_order` over the fused score, where the context's emotion is one signal among others
+        (see `fusion.SlotLayout` for why it must not pick the first place)."""
+        reply = notes.get("reply_intents")
+        if not reply:
+            return diverse_order(scores, intents, n, self.weights)
+        layout = self.layout
+        order = intent_slot_order(scores, intents, reply, layout.slots, max(layout.joint, n - layout.slots),
+                                  intent_weight=layout.intent)
+        return [int(j) for j in order[:n]]
 
     def features_off(self) -> list[str]:
         """Signals that are off right now, each with how to turn it on (for the CLI and the GUI)."""
@@ -480,6 +502,8 @@ class Suggester:
             q = igsr.query_vectors(qvec[None, :], self._memory_vector(memories))[0]
             signals["igsr"] = np.asarray(igsr.scores(q, pool), dtype=np.float64)
             probs = q.intent
+            if q.intent:
+                notes["reply_intents"] = dict(q.intent)
         head = self._intent_head()
         if head is not None:
             # The dedicated head reads intents best: both its views (the e5 vector already computed,

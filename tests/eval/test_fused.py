@@ -105,7 +105,8 @@ def test_fitted_exact_weights_follow_the_evidence():
     """The maximum-likelihood fit gives weight to the signal that actually finds the gold sticker."""
     from types import SimpleNamespace
 
-    from assistant.eval.tune import FoldInputs, fit_exact_weights
+    from assistant.eval.run import FusedInputs
+    from assistant.eval.tune import fit_exact_weights
 
     rng = np.random.default_rng(0)
     n, pool = 60, 12
@@ -113,11 +114,13 @@ def test_fitted_exact_weights_follow_the_evidence():
     labels = ["a", "b"]
     intents = np.array(["a", "b"] * (pool // 2), dtype=object)
 
-    def fold(gold, train_stickers, match):
+    def fold(gold, train_stickers, match, bm25=None):
         f = SimpleNamespace(pool_ids=ids, train_stickers=train_stickers, eval_gold=np.array(gold), labels=labels,
                             pool_intents=intents)
         flat = np.full((n, 2), 0.5)
-        return FoldInputs(f, match, flat, flat, np.zeros((n, pool)))
+        noise = rng.normal(size=(n, pool))
+        return FusedInputs(f, match, flat, flat, flat, np.zeros((n, pool)), np.zeros(n), noise,
+                           noise.copy() if bm25 is None else bm25)
 
     # Habit: the gold is mostly sticker 3, which the user sent 20 times; the match is noise.
     habit = fold([3] * 50 + list(rng.integers(0, pool, 10)), ["3"] * 20 + ["5"], rng.normal(size=(n, pool)))
@@ -129,3 +132,52 @@ def test_fitted_exact_weights_follow_the_evidence():
     match[np.arange(n), gold] += 3.0
     w = fit_exact_weights([fold(gold.tolist(), ["1", "2"], match)], {"head": 1.0})
     assert w.match > 1.0
+    # Words: the gold sticker's words literally appear in the post (BM25 high); the rest is noise.
+    gold = rng.integers(0, pool, n)
+    bm25 = rng.random((n, pool))
+    bm25[np.arange(n), gold] += 4.0
+    w = fit_exact_weights([fold(gold.tolist(), ["1", "2"], rng.normal(size=(n, pool)), bm25)], {"head": 1.0})
+    assert w.lexical > 1.0 and abs(w.match) < 0.5 and abs(w.words) < 0.5
+
+
+def test_exact_scores_add_the_words_on_the_sticker():
+    layout = SlotLayout(match=0.0, prior=0.0, seen=0.0, words=1.0, lexical=2.0)
+    match = np.zeros(3)
+    words = np.array([0.9, np.nan, 0.7])  # sticker 1 has no words: it neither gains nor loses
+    lexical = np.array([0.0, 0.0, 3.0])
+    e = exact_scores(match, None, None, layout, words=words, lexical=lexical)
+    z_lex = (lexical - lexical.mean()) / lexical.std()
+    assert e == pytest.approx([1.0 + 2 * z_lex[0], 2 * z_lex[1], -1.0 + 2 * z_lex[2]])
+    # weights of 0 switch a signal off; absent arrays too
+    assert exact_scores(match, None, None, SlotLayout(words=0.0, lexical=0.0), words=words, lexical=lexical) == \
+        pytest.approx(np.zeros(3))
+
+
+def test_lexical_probe_learns_the_words_of_an_intent(tmp_path):
+    """The token view finds intents marked by set phrases (far above chance on unseen posts)."""
+    from types import SimpleNamespace
+
+    from assistant.eval.probes import fit_lexical_probe
+
+    rng = np.random.default_rng(3)
+    labels = ["Ask for help", "Thank", "Greet"]
+    cue = {"Ask for help": "求助 有没有大佬", "Thank": "谢谢 感恩", "Greet": "早上好 大家好"}
+    filler = ["今天", "这个", "我们", "然后", "真的", "那个", "一下", "东西"]
+
+    def post(label):
+        words = list(rng.choice(filler, 3)) + [rng.choice(cue[label].split())]
+        rng.shuffle(words)
+        return "".join(words)
+
+    train_labels = [labels[i % 3] for i in range(150)]
+    test_labels = [labels[i % 3] for i in range(60)]
+    stickers = {f"s{l}": SimpleNamespace(intent=l) for l in labels}
+    f = SimpleNamespace(labels=labels, ds=SimpleNamespace(by_id=stickers),
+                        train_stickers=[f"s{l}" for l in train_labels],
+                        train_texts=[post(l) for l in train_labels], eval_texts=[post(l) for l in test_labels],
+                        eval_ctx=np.zeros((60, 4)))
+    p = fit_lexical_probe(f, seed=0)
+    assert p.shape == (60, 3) and np.allclose(p.sum(1), 1.0, atol=1e-5)
+    acc = float(np.mean(np.array(labels)[p.argmax(1)] == np.array(test_labels)))
+    assert acc > 0.9  # chance is 1/3
+    assert np.array_equal(p, fit_lexical_probe(f, seed=0))  # seeded: the same every run

@@ -159,3 +159,33 @@ def test_a_trained_igsr_checkpoint_adds_its_signal_and_intents(demo_app):
     assert out and all("igsr" in s.parts for s in out)
     assert any("intent" in s.parts for s in out)  # IGSR's own intent classifier feeds intent match
     assert not any("IGSR" in f for f in sug.features_off())
+
+
+def test_with_reply_intents_the_first_places_cover_the_likeliest_intents(demo_app):
+    """IGSR trained on the demo history predicts the intent of the reply; the list then opens with the
+    best sticker of each of the likeliest intents, likeliest first (the evaluation's fused-default
+    layout, fusion.intent_slot_order). Without the head the list is the intent-diverse score order."""
+    from assistant.ml import igsr
+    from assistant.ml.emoji_intents import intent_for_emoji
+    from assistant.ml.train import TrainOptions, save_result, train_on_history
+
+    demo_app.override("clip", None)
+    plain = Suggester(demo_app)
+    plain.suggest(THANKS, k=8)
+    assert plain.last_reply_intents == {}  # no trained head: no reply intents, the MMR order
+
+    result, _ = train_on_history(demo_app, TrainOptions(epochs=40, batch=8, seed=0))
+    save_result(igsr.checkpoint_path(demo_app), result)
+    sug = Suggester(demo_app)
+    out = sug.suggest(THANKS, k=8)
+    reply = sug.last_reply_intents
+    assert reply and abs(sum(reply.values()) - 1.0) < 1e-3
+    rank = {label: r for r, label in enumerate(sorted(reply, key=lambda l: (-reply[l], l)))}
+    intents = [s.sticker.intent or intent_for_emoji(s.sticker.emoji) for s in out]
+    head = [rank[i] for i in intents[:5] if i in rank]
+    assert len(head) >= 3, intents
+    # distinct intents, in the order of their probability, each the best-scored sticker of its intent
+    assert head == sorted(set(head)), (intents, reply)
+    for s, label in zip(out[:3], intents[:3]):
+        same = [o for o in out if (o.sticker.intent or intent_for_emoji(o.sticker.emoji)) == label]
+        assert s.score == max(o.score for o in same)
