@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self, self.refresh_features)
         QTimer.singleShot(0, self, self.apply_hotkey)
         QTimer.singleShot(800, self, lambda: self.runner.start("Preparing", prewarm))
+        QTimer.singleShot(1500, self, self.suggest_panel.warm_up)
 
     # --- chrome --------------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -238,6 +239,7 @@ class MainWindow(QMainWindow):
         self.library_view.mark_stale()
         self.memory_view.mark_stale()
         self.suggest_panel.refresh_chats()
+        self.suggest_panel.warm_up()  # new sends change the habits: rebuild them now, not on the next paste
 
     def _after_background(self, key: str) -> None:
         if key == "memories":

@@ -163,6 +163,7 @@ class SuggestPanel(QWidget):
         self._suggester_lock = threading.Lock()
         self._generation = 0
         self._current: Job | None = None
+        self._warming: Job | None = None
         self._own_clipboard = False
         self._last_clipboard = ""
         icon = 72 if compact else 112
@@ -284,6 +285,20 @@ class SuggestPanel(QWidget):
 
                 self._suggester = for_app(self.app_core)
             return self._suggester
+
+    def warm_up(self) -> Job:
+        """Prepare the first suggestion in a worker (`Suggester.warm`: library, models, the user's
+        habits), so pasting a conversation answers at warm speed. Called at start and after imports;
+        one warm-up at a time."""
+        if self._warming is not None and not self._warming.is_done:
+            return self._warming
+        me = self.me.currentData()
+
+        def run(progress, cancel):
+            return self._get_suggester().warm(me, progress, cancel)
+
+        self._warming = self.runner.start("Preparing suggestions", run)
+        return self._warming
 
     def suggest_now(self) -> Job | None:
         text = self.paste.toPlainText().strip()

@@ -159,6 +159,35 @@ class Suggester:
                                   intent_weight=layout.intent)
         return [int(j) for j in order[:n]]
 
+    def warm(self, me: str | None = None, progress=None, cancel=None) -> dict[str, float]:
+        """Do ahead of time what the first suggestion would otherwise do while the user waits.
+
+        That is: build the library state and vector index, load the text embedder, the trained heads
+        and CLIP, open the memory bank, and build the preference memory. The last step embeds the
+        context before every sticker the user ever sent. Those vectors are cached on disk
+        (FeatureStore), so a later start only reads them back. The GUI runs this in a worker at start
+        and after each import. Returns the seconds each step took (logs, bench_suggest)."""
+        steps = [("library", self.library),
+                 ("embedder", lambda: self._query_vector("")),
+                 ("models", lambda: (self._igsr(), self._intent_head(), self.app.clip)),
+                 ("memory bank", lambda: self.app.catalog.count("memories") and self.app.bank),
+                 ("habits", lambda: self._preference(me or self._default_me()))]
+        took: dict[str, float] = {}
+        for i, (name, step) in enumerate(steps):
+            if cancel is not None:
+                cancel.check()
+            if progress is not None:
+                progress(i, len(steps), f"Preparing suggestions: {name}")
+            t = time.perf_counter()
+            try:
+                step()
+            except ModelUnavailable as exc:  # the first real call says what is off; warming goes on
+                log.info("warm-up: %s unavailable (%s)", name, exc)
+            took[name] = time.perf_counter() - t
+        if progress is not None:
+            progress(len(steps), len(steps), "Suggestions ready")
+        return took
+
     def features_off(self) -> list[str]:
         """Signals that are off right now, each with how to turn it on (for the CLI and the GUI)."""
         off = []

@@ -91,3 +91,24 @@ def test_compact_panel_is_on_top_and_hides_on_escape(stocked, window, qtbot):
     compact.panel.grid.setFocus()
     qtbot.keyClick(compact.panel.grid, Qt.Key.Key_Escape)
     assert not compact.isVisible()
+
+
+def test_warm_up_prepares_the_first_suggestion_in_a_worker(stocked, window, qtbot):
+    """The window warms the Suggester up in a worker (library, models, habits); the first paste then
+    finds everything loaded and says "Suggesting…", not "Loading models…"."""
+    panel = window.suggest_panel
+    job = panel.warm_up()
+    assert panel.warm_up() is job  # one warm-up at a time
+    took = []
+    job.finished.connect(took.append)
+    with qtbot.waitSignal(job.done, timeout=900_000):
+        pass
+    assert took and set(took[0]) == {"library", "embedder", "models", "memory bank", "habits"}
+    sug = panel._get_suggester()
+    assert sug._lib is not None and len(sug._lib.ids) > 0
+    assert any(key.startswith("preference:") for key in sug._lib.extras)  # the habits are built
+    panel.paste.setPlainText(CONVERSATION)
+    job = panel.suggest_now()
+    assert panel.status.text() == "Suggesting…"
+    with qtbot.waitSignal(job.done, timeout=900_000):
+        pass

@@ -189,3 +189,25 @@ def test_with_reply_intents_the_first_places_cover_the_likeliest_intents(demo_ap
     for s, label in zip(out[:3], intents[:3]):
         same = [o for o in out if (o.sticker.intent or intent_for_emoji(o.sticker.emoji)) == label]
         assert s.score == max(o.score for o in same)
+
+
+def test_warm_up_builds_what_the_first_call_needs(demo_app, monkeypatch):
+    from assistant.ml.preference import PreferenceMemory
+
+    demo_app.override("clip", None)
+    calls = []
+    original = PreferenceMemory.from_catalog.__func__
+
+    def counting(cls, app, me=None, **kw):
+        calls.append(me)
+        return original(cls, app, me, **kw)
+
+    monkeypatch.setattr(PreferenceMemory, "from_catalog", classmethod(counting))
+    sug = Suggester(demo_app)
+    steps = []
+    took = sug.warm(progress=lambda done, total, what: steps.append((done, total, what)))
+    assert list(took) == ["library", "embedder", "models", "memory bank", "habits"]
+    assert all(v >= 0 for v in took.values()) and steps[-1][0] == steps[-1][1]
+    assert len(calls) == 1 and sug._lib is not None
+    assert sug.suggest(THANKS, k=3)
+    assert len(calls) == 1  # the first call reused the habits the warm-up built
