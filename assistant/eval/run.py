@@ -162,7 +162,7 @@ class Ensemble:
 
 def train_variants(f: BenchFeatures, opts: TrainOptions, progress: Progress = no_progress,
                    seeds: int = ENSEMBLE_SEEDS, variants: list[str] | None = None) -> dict[str, Ensemble]:
-    """IGSR (`seeds` heads), w/o memory and w/o intent (one head each: ablations, not the product),
+    """IGSR, w/o memory and w/o intent, `seeds` heads each (an ablation compares like with like),
     each trained on the training split only."""
     data = train_data(f)
     cfg = base_config(f)
@@ -173,7 +173,7 @@ def train_variants(f: BenchFeatures, opts: TrainOptions, progress: Progress = no
         if variants is not None and name not in variants:
             continue
         scorers = []
-        for k in range(seeds if name == "IGSR" else 1):
+        for k in range(seeds):
             o = replace(opts, seed=opts.seed + k)
             res = fit_igsr(data, c, o, progress=lambda d, t, w, n=name: progress(d, t, f"{n}: {w}"),
                            source={"dataset": f.ds.name, "split": "train"})
