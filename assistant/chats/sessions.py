@@ -101,6 +101,24 @@ class TrainingSample:
     history: list[int] = field(default_factory=list)
 
 
+def context_before(conn: sqlite3.Connection, send: sqlite3.Row, turns: int) -> list[sqlite3.Row]:
+    """The up to `turns` non-system messages before `send` in its own session, oldest first.
+
+    The IGSR context of a sticker at position k of a session is utterances 1..k−1 *of that session*:
+    yesterday's "good night!" is not what today's angry sticker answers. A message without a session
+    (an untimed chat) takes them from its chat. `send` needs id, chat_id, time and session_id; the
+    rows have id, sender, text, time and sticker_id."""
+    sql = ("SELECT m.id, m.sender, m.text, m.time, r.sticker_id FROM messages m "
+           "LEFT JOIN sticker_refs r ON m.sticker_ref_id = r.id "
+           "WHERE m.chat_id=? AND m.is_system=0 AND (m.time < ? OR (m.time = ? AND m.id < ?))")
+    args: list = [send["chat_id"], send["time"], send["time"], send["id"]]
+    if send["session_id"] is not None:
+        sql += " AND m.session_id = ?"
+        args.append(send["session_id"])
+    rows = conn.execute(sql + " ORDER BY m.time DESC, m.id DESC LIMIT ?", (*args, turns)).fetchall()
+    return rows[::-1]
+
+
 def sticker_words(emoji: str | None, name: str | None = None) -> str:
     """How a sticker reads inside a text context when its picture is not at hand."""
     label = " ".join(x for x in (emoji, name) if x)

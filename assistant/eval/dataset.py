@@ -203,7 +203,10 @@ def load(path: Path | str) -> Dataset:
 def from_history(app, me: str | None = None, test_frac: float = 0.2, context_turns: int = 6,
                  min_samples: int = 10) -> Dataset:
     """A dataset from the user's imported chats: each sticker the user sent, with up to
-    `context_turns` earlier messages of the same chat, split by time (latest `test_frac` → test)."""
+    `context_turns` earlier messages of its session (chats/sessions.context_before), split by time
+    (latest `test_frac` → test)."""
+    from assistant.chats.sessions import context_before
+
     conn = app.catalog.conn
     stickers = [BenchSticker(id=str(s.id), image=s.path, text=s.ocr_text or "", emoji=s.emoji, intent=s.intent,
                              style=s.style, tags=list(s.tags), description=s.description or "")
@@ -211,20 +214,14 @@ def from_history(app, me: str | None = None, test_frac: float = 0.2, context_tur
     me_clause = "m.is_me=1" if me is None else "m.sender=?"
     args = [] if me is None else [me]
     rows = conn.execute(
-        "SELECT m.id, m.chat_id, m.time, m.sender, r.sticker_id FROM messages m "
+        "SELECT m.id, m.chat_id, m.session_id, m.time, m.sender, r.sticker_id FROM messages m "
         "JOIN sticker_refs r ON m.sticker_ref_id = r.id "
         f"WHERE r.sticker_id IS NOT NULL AND {me_clause} ORDER BY m.time, m.id", args).fetchall()
     samples: list[Sample] = []
     for row in rows:
-        prev = conn.execute(
-            "SELECT m.sender, m.text, m.time, r.sticker_id FROM messages m "
-            "LEFT JOIN sticker_refs r ON m.sticker_ref_id = r.id "
-            "WHERE m.chat_id=? AND m.is_system=0 AND (m.time < ? OR (m.time = ? AND m.id < ?)) "
-            "ORDER BY m.time DESC, m.id DESC LIMIT ?",
-            (row["chat_id"], row["time"], row["time"], row["id"], context_turns)).fetchall()
         context = [Turn(speaker=p["sender"], text=p["text"] or "",
                         sticker=str(p["sticker_id"]) if p["sticker_id"] is not None else None, time=p["time"])
-                   for p in reversed(prev)]
+                   for p in context_before(conn, row, context_turns)]
         if not any(t.text or t.sticker for t in context):
             continue
         samples.append(Sample(id=f"msg-{row['id']}", split="train", context=context,

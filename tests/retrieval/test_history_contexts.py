@@ -1,0 +1,59 @@
+"""What the user's past sticker sends are keyed by: the messages before each send *in its session*
+(IGSR: the context of a sticker at position k is utterances 1..k−1 of that session), for the
+preference memory and for the history dataset that `train --from-history` and `eval --from-history`
+use. A context that ran on into the previous session tied the demo's angry sticker to "good night!"."""
+
+from __future__ import annotations
+
+
+def _sends(app):
+    return app.catalog.conn.execute(
+        "SELECT m.id, m.chat_id, m.session_id, m.time, r.sticker_id FROM messages m JOIN sticker_refs r "
+        "ON m.sticker_ref_id = r.id WHERE r.sticker_id IS NOT NULL AND m.is_me=1 ORDER BY m.time, m.id").fetchall()
+
+
+def test_context_stays_inside_the_session(demo_app):
+    from assistant.chats.sessions import context_before
+
+    conn = demo_app.catalog.conn
+    sends = _sends(demo_app)
+    assert len({s["session_id"] for s in sends}) > 3  # the demo chat has many sessions
+    crossed = 0
+    for send in sends:
+        ctx = context_before(conn, send, 6)
+        session_of = {r["id"]: r["session_id"] for r in conn.execute(
+            "SELECT id, session_id FROM messages WHERE chat_id=?", (send["chat_id"],))}
+        times = [r["time"] for r in ctx]
+        assert times == sorted(times)  # oldest first
+        same = conn.execute("SELECT COUNT(*) FROM messages WHERE session_id=? AND is_system=0 AND "
+                            "(time < ? OR (time = ? AND id < ?))",
+                            (send["session_id"], send["time"], send["time"], send["id"])).fetchone()[0]
+        assert len(ctx) == min(6, same)
+        chat_wide = conn.execute("SELECT COUNT(*) FROM messages WHERE chat_id=? AND is_system=0 AND "
+                                 "(time < ? OR (time = ? AND id < ?))",
+                                 (send["chat_id"], send["time"], send["time"], send["id"])).fetchone()[0]
+        crossed += min(6, chat_wide) > len(ctx)
+        assert all(session_of[r["id"]] == send["session_id"] for r in ctx)
+    assert crossed > 0  # some sends come early in their session: the old chat-wide query crossed over
+
+
+def test_preference_memory_keys_are_session_contexts(demo_app):
+    from assistant.ml.preference import PreferenceMemory
+    from assistant.ml.features import context_text
+
+    mem = PreferenceMemory.from_catalog(demo_app)
+    angry = [s for s in demo_app.catalog.stickers() if (s.ocr_text or "").replace(" ", "").upper() == "SOANGRY"]
+    assert angry
+    # Its send follows "the train is cancelled again" in a new session, a day after "good night!".
+    i = mem.values.index(angry[0].id)
+    q = demo_app.embedder.query([context_text(["the train is cancelled again", "I'll be an hour late, sorry"])])[0]
+    night = demo_app.embedder.query([context_text(["going to sleep now, long day tomorrow", "good night!"])])[0]
+    assert float(mem.keys[i] @ q) > 0.97  # keyed by its own session's words...
+    assert float(mem.keys[i] @ night) < float(mem.keys[i] @ q) - 0.05  # ...not by last night's
+    from assistant.eval.dataset import from_history
+
+    ds = from_history(demo_app, test_frac=0.0, min_samples=4)
+    for sample in ds.samples:
+        texts = " ".join(t.text for t in sample.context)
+        if sample.sticker == str(angry[0].id):
+            assert "good night" not in texts and "train is cancelled" in texts
