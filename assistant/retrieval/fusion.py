@@ -71,8 +71,9 @@ class FusionWeights:
 DEFAULT_WEIGHTS = FusionWeights()
 
 
-def standardise(values: np.ndarray, min_spread: float = 0.0) -> np.ndarray:
-    """z-score within the pool, clipped to ±3; NaN (signal absent for a candidate) becomes 0."""
+def standardise(values: np.ndarray, min_spread: float = 0.0, clip: float | None = 3.0) -> np.ndarray:
+    """z-score within the pool, clipped to ±`clip` (None: not clipped); NaN (signal absent for a
+    candidate) and a flat row become 0."""
     v = np.asarray(values, dtype=np.float64)
     ok = ~np.isnan(v)
     out = np.zeros_like(v)
@@ -82,8 +83,8 @@ def standardise(values: np.ndarray, min_spread: float = 0.0) -> np.ndarray:
     sd = v[ok].std()
     if sd < 1e-9:
         return out
-    sd = max(sd, min_spread)
-    out[ok] = np.clip((v[ok] - mu) / sd, -3.0, 3.0)
+    z = (v[ok] - mu) / max(sd, min_spread)
+    out[ok] = z if clip is None else np.clip(z, -clip, clip)
     return out
 
 
@@ -221,16 +222,9 @@ DEFAULT_LAYOUT = SlotLayout()
 
 
 def zscore(values: np.ndarray) -> np.ndarray:
-    """z-score over the entries that are not NaN; NaN (no value for that sticker) and a flat row give 0."""
-    v = np.asarray(values, dtype=np.float64)
-    ok = ~np.isnan(v)
-    out = np.zeros_like(v)
-    if ok.sum() < 2:
-        return out
-    sd = v[ok].std()
-    if sd > 1e-12:
-        out[ok] = (v[ok] - v[ok].mean()) / sd
-    return out
+    """Unclipped z-score over the entries that are not NaN (the exact score's features: a log-linear
+    model fitted on them as they are); NaN (no value for that sticker) and a flat row give 0."""
+    return standardise(values, clip=None)
 
 
 def exact_scores(match: np.ndarray, usage: np.ndarray | None = None, memory: np.ndarray | None = None,
