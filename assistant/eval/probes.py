@@ -4,7 +4,7 @@ Two views of the context, as the app's GoEmotions head has (ml/intent.py): what 
 over the frozen e5 vector) and which *words* it uses (a bag of hashed word, character and bigram
 tokens). They fail differently: e5 puts "急死了" and "好着急" close, while a bag of tokens catches the
 set phrases a community uses for one intent ("求助", "有没有大佬") that a sentence vector blurs. On
-msairs-dev's training folds the mix with the token view found the right intent in the top three 1.7
+msairs-dev's training folds the mix with the token view found the right intent in the top three 1.8
 points more often than without it (eval/tune.py).
 
 Both are early-stopped on a seeded tenth of the training split and see nothing of the evaluated one.
