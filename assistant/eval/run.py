@@ -375,6 +375,9 @@ def run_benchmark(ds: Dataset, embedder, store: FeatureStore, split: str | None 
     if need_models:
         with torch_threads(1):
             rows.update(_model_rows(f, opts, seed, want, progress))
+        if "IGSR w/o memory" in rows and not f.train_mem.any() and not f.eval_mem.any():
+            notes.append("IGSR w/o memory: this dataset has no memories (no earlier sessions), so the memory "
+                         "input is empty and the row equals IGSR")
     results = {name: evaluate_scores(r, f.eval_gold, f.pool_intents, seed) for name, r in rows.items()}
     return results, f, notes
 

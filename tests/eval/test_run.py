@@ -50,6 +50,9 @@ def test_run_benchmark_table(tmp_path):
     assert fused["P@3"] >= fused["P@1"]
     text = report(results, "tiny", notes)
     assert "| fused default |" in text and "CLIP zero-shot: not run" in text
+    # single posts, no earlier sessions: the ablation without memory cannot differ, and says why
+    assert results["IGSR w/o memory"] == results["IGSR"]
+    assert any(n.startswith("IGSR w/o memory: this dataset has no memories") for n in notes)
 
 
 def test_cli_train_and_eval_dataset(tmp_path, data_dir, capsys):
