@@ -7,10 +7,11 @@ each sticker's text. The evaluated split is never seen before scoring.
 Methods: random, most-used, BM25 over sticker words, embedder text match, CLIP zero-shot (when CLIP
 and sticker images are available), kNN of training contexts, IGSR, IGSR w/o memory, IGSR w/o intent,
 preference memory alone, and the full fused default (`fused_order`): intent probabilities from the
-IGSR head, two dedicated intent probes (eval/probes.py: e5 vector and word tokens) and the preference
-memory's intent vote (`INTENT_WEIGHTS`); inside each intent the exact-sticker score of
-retrieval/fusion.py (IGSR match, the user's send counts, the words on the sticker); laid out by
-`fusion.intent_slot_order`, the same code the Suggester ranks with.
+IGSR head and two dedicated intent probes (eval/probes.py: e5 vector and word tokens), weighted by
+`INTENT_WEIGHTS` (the preference memory's intent vote is a candidate there, at weight 0 since
+eval/tune.py measured it); inside each intent the exact-sticker score of retrieval/fusion.py (IGSR
+match, the user's send counts, the words on the sticker); laid out by `fusion.intent_slot_order`, the
+layout the Suggester uses once a trained IGSR head gives it reply intents.
 
 Stability: the IGSR heads and the intent probes are trained with `ENSEMBLE_SEEDS` fixed seeds and
 averaged (a single head moved P@1 by ±3 points between seeds), on one torch thread (tiny models:
@@ -226,15 +227,14 @@ def word_signals(f: BenchFeatures) -> tuple[np.ndarray, np.ndarray]:
     return words, bm25
 
 
-def fused_inputs(f: BenchFeatures, match: np.ndarray, intents: np.ndarray, mem: PreferenceMemory, seed: int = 0,
-                 seeds: int = ENSEMBLE_SEEDS) -> FusedInputs:
-    """Adds the intent probes (`seeds` of each, averaged), the word signals and the preference
-    memory's reads and gate to the IGSR ensemble's match and intents."""
+def fused_inputs(f: BenchFeatures, match: np.ndarray, intents: np.ndarray, reads: tuple[np.ndarray, np.ndarray],
+                 seed: int = 0, seeds: int = ENSEMBLE_SEEDS) -> FusedInputs:
+    """Adds the intent probes (`seeds` of each, averaged) and the word signals to the IGSR ensemble's
+    match and intents and the preference memory's `memory_reads`."""
     probe = np.mean([probes.fit_intent_probe(f, seed + k) for k in range(seeds)], axis=0)
     lexical = np.mean([probes.fit_lexical_probe(f, seed + k) for k in range(seeds)], axis=0)
     words, bm25 = word_signals(f)
-    pref, share = memory_reads(f, mem)
-    return FusedInputs(f, match, intents, probe, lexical, pref, share, words, bm25)
+    return FusedInputs(f, match, intents, probe, lexical, *reads, words, bm25)
 
 
 def memory_reads(f: BenchFeatures, mem: PreferenceMemory) -> tuple[np.ndarray, np.ndarray]:
@@ -248,8 +248,7 @@ def memory_reads(f: BenchFeatures, mem: PreferenceMemory) -> tuple[np.ndarray, n
 def intent_mix(fi: FusedInputs, i: int, weights: dict | None = None) -> dict[str, float]:
     """The fused default's intent probabilities for sample `i`: the models' weighted mean (the IGSR
     head, the two intent probes), with the preference memory's vote (`fusion.memory_vote`) taking the
-    share ``weights["vote"]``: a fixed number, or "gate" for the memory's own gate, as the Suggester
-    does."""
+    share ``weights["vote"]``: a fixed number, or "gate" for the memory's own PESRS gate."""
     w = weights or INTENT_WEIGHTS
     labels = fi.f.labels
     model = combine_intents([(dict(zip(labels, fi.head_intents[i])), w.get("head", 0.0)),
@@ -265,14 +264,9 @@ def intent_mix(fi: FusedInputs, i: int, weights: dict | None = None) -> dict[str
 
 
 def _send_shares(f: BenchFeatures) -> dict[int, float]:
-    """Each pool sticker's share of the training sends (pool index → share), cached on the features."""
-    cached = getattr(f, "_send_shares", None)
-    if cached is None:
-        counts = Counter(f.train_stickers)
-        index = {s: i for i, s in enumerate(f.pool_ids)}
-        cached = {index[s]: c / len(f.train_stickers) for s, c in counts.items()}
-        f._send_shares = cached
-    return cached
+    """Each pool sticker's share of the training sends (pool index → share)."""
+    index = {s: i for i, s in enumerate(f.pool_ids)}
+    return {index[s]: c / len(f.train_stickers) for s, c in Counter(f.train_stickers).items()}
 
 
 def fused_order(fi: FusedInputs, i: int, usage: np.ndarray, layout: SlotLayout = DEFAULT_LAYOUT,
@@ -302,8 +296,7 @@ def fused_rows(fi: FusedInputs, layout: SlotLayout = DEFAULT_LAYOUT,
 def _model_rows(f: BenchFeatures, opts: TrainOptions, seed: int, want, progress: Progress) -> dict[str, np.ndarray]:
     """IGSR and its ablations, the preference memory and the fused default."""
     rows: dict[str, np.ndarray] = {}
-    n, npool = len(f.eval_gold), len(f.pool_ids)
-    pool_index = {s: i for i, s in enumerate(f.pool_ids)}
+    n = len(f.eval_gold)
     need = [v for v in ("IGSR", "IGSR w/o memory", "IGSR w/o intent") if want(v)]
     if want("fused default") and "IGSR" not in need:
         need.append("IGSR")
@@ -322,11 +315,11 @@ def _model_rows(f: BenchFeatures, opts: TrainOptions, seed: int, want, progress:
                                    for i in range(n)])
         else:
             rows[name] = match
-    mem = preference_memory(f, seed=seed)
+    reads = memory_reads(f, preference_memory(f, seed=seed))
     if want("preference memory"):
-        rows["preference memory"] = np.stack([_pref_row(mem, f.eval_ctx[i], pool_index, npool) for i in range(n)])
+        rows["preference memory"] = reads[0]
     if want("fused default") and igsr is not None:
-        rows["fused default"] = fused_rows(fused_inputs(f, *igsr, mem, seed))
+        rows["fused default"] = fused_rows(fused_inputs(f, *igsr, reads, seed))
     return rows
 
 

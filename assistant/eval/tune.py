@@ -61,8 +61,8 @@ def fold_inputs(ds: Dataset, embedder, store, opts, seeds: int = 1, progress: Pr
     with run.torch_threads(1):
         ens = run.train_variants(f, opts, progress, seeds=seeds, variants=["IGSR"])["IGSR"]
         match, intents = ens.match_and_intents(f)
-        mem = run.preference_memory(f, seed=opts.seed)
-        return run.fused_inputs(f, match, intents, mem, opts.seed, seeds)
+        reads = run.memory_reads(f, run.preference_memory(f, seed=opts.seed))
+        return run.fused_inputs(f, match, intents, reads, opts.seed, seeds)
 
 
 def score(folds: list, layout: SlotLayout = DEFAULT_LAYOUT,
