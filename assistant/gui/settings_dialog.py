@@ -49,6 +49,7 @@ class SettingsDialog(QDialog):
         self.runner = runner
         self.settings = app_core.config.settings
         self._install: Job | None = None
+        self._refresh: Job | None = None  # the latest model check; earlier ones' results are stale
         self.setWindowTitle("Settings")
         self.setAccessibleName("Settings")
         self.resize(820, 880)
@@ -206,8 +207,12 @@ class SettingsDialog(QDialog):
 
         self.model_status.setText("Checking models…")
         job = self.runner.start("Checking models", run)
-        job.finished.connect(self._show_models)
-        job.failed.connect(lambda msg, details: self.model_status.setText(f"Could not check models: {msg}"))
+        self._refresh = job
+        # A check started earlier (hashing a 400 MB model takes seconds) may finish after a later one:
+        # its table and status are stale and must not replace the later result ("import failed: …").
+        job.finished.connect(lambda statuses, j=job: self._refresh is j and self._show_models(statuses))
+        job.failed.connect(lambda msg, details, j=job: self._refresh is j
+                           and self.model_status.setText(f"Could not check models: {msg}"))
         return job
 
     def _show_models(self, statuses) -> None:

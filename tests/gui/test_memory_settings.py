@@ -114,3 +114,38 @@ def test_import_model_file_reports_a_bad_checksum(app, window, qtbot, tmp_path):
     assert "does not match" in dialog.model_status.text()
     assert not (tmp_path / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf").exists()
     qtbot.waitUntil(lambda: not window.runner.active, timeout=30_000)
+
+
+def test_a_slow_earlier_model_check_does_not_overwrite_a_later_result(app, window, qtbot, tmp_path, monkeypatch):
+    """The dialog checks the models when it opens (hashing a 400 MB file takes seconds); an import that
+    fails meanwhile starts its own check. The first check finishing last must not replace the failure."""
+    import threading
+
+    from assistant.gui.settings_dialog import SettingsDialog
+    from assistant.ml import registry
+
+    release = threading.Event()
+    real = registry.verify_all
+    calls = []
+
+    def verify_all(models_dir):
+        calls.append(models_dir)
+        if len(calls) == 1:  # the check the dialog starts when it opens: slow
+            release.wait(30)
+        return real(models_dir)
+
+    monkeypatch.setattr(registry, "verify_all", verify_all)
+    dialog = SettingsDialog(app, window.runner, window)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=10_000)
+    bogus = tmp_path / "not-a-model.gguf"
+    bogus.write_bytes(b"GGUF" + b"\0" * 64)
+    app.config._models_dir = tmp_path / "models"
+    dialog.import_file("summarizer", bogus)
+    qtbot.waitUntil(lambda: "failed" in dialog.model_status.text(), timeout=30_000)
+    first = dialog._refresh
+    release.set()
+    qtbot.waitUntil(lambda: not window.runner.active, timeout=30_000)
+    qtbot.wait(50)
+    assert "failed" in dialog.model_status.text() and "does not match" in dialog.model_status.text()
+    assert dialog._refresh is first and len(calls) == 2
