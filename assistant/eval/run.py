@@ -42,6 +42,9 @@ from assistant.retrieval.fusion import (DEFAULT_LAYOUT, SlotLayout, combine_inte
 
 log = logging.getLogger(__name__)
 
+METHODS = ["random", "most-used", "BM25 (sticker words)", "embedder text match", "CLIP zero-shot",
+           "kNN (training contexts)", "IGSR", "IGSR w/o memory", "IGSR w/o intent", "preference memory",
+           "fused default"]  # every row run_benchmark can produce, in table order
 DIVERSE_SLOTS = DEFAULT_LAYOUT.slots
 ENSEMBLE_SEEDS = 3  # IGSR heads / intent probes averaged per run (seeds seed, seed+1, ...)
 # Intent probabilities of the fused default: the IGSR head, the dedicated probe, the memory's vote.

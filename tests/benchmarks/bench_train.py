@@ -10,7 +10,7 @@ What `sticker-assistant train` does, step by step, timed in a fresh process:
 The samples are real sentences: GoEmotions training comments (single-label ones) when ../shared is
 present, else the synthetic chat lines of bench_suggest. Each sample's sticker is one of 20 stickers
 of its label (560 in all; a few per label are "habits" the user picks more often), so the trained head
-can be checked for real on 500 held-out samples (quick mode: 600 samples, 200 held out): exact R@10 over the 560 stickers and intent accuracy,
+can be checked for real on 500 held-out samples (quick mode: 300 samples, 100 held out): exact R@10 over the 560 stickers and intent accuracy,
 each against chance.
 """
 
@@ -27,7 +27,7 @@ from tests.benchmarks.common import run_isolated, table  # noqa: E402
 
 PER_LABEL = 20
 HELD_OUT = 500
-QUICK = (600, 200)  # samples, held out: the quick pass checks the path, not the goal
+QUICK = (300, 100)  # samples, held out: the quick pass checks the path, not the goal
 
 CHILD = r"""
 import json, sys, time

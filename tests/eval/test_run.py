@@ -87,3 +87,17 @@ def test_cli_train_from_history_gives_a_scorer(app, data_dir, capsys):
         assert (data_dir / "heads" / "preference.json").exists()
     finally:
         fresh.close()
+
+
+def test_methods_lists_every_row_in_table_order(tmp_path):
+    from assistant.eval.dataset import load
+    from assistant.eval.run import METHODS, run_benchmark
+    from assistant.ml.embedder import get_embedder
+    from assistant.ml.features import FeatureStore
+    from assistant.ml.train import TrainOptions
+
+    ds = load(tiny_dataset(tmp_path / "tiny"))
+    results, _, notes = run_benchmark(ds, get_embedder(), FeatureStore(tmp_path / "f.sqlite3"),
+                                      opts=TrainOptions(epochs=3, batch=16), methods=METHODS)
+    assert list(results) == [m for m in METHODS if m != "CLIP zero-shot"]  # no CLIP here, and it says so
+    assert any(n.startswith("CLIP zero-shot: not run") for n in notes)
