@@ -616,9 +616,15 @@ class Suggester:
             shown = words if len(words) <= 24 else words[:23] + "…"
             scored.append((notes["text_z"][j], f"words on it: {shown}"))
         probs = notes.get("intent_probs")
-        if probs and "intent" in signals and not math.isnan(signals["intent"][j]):
+        reply = notes.get("reply_intents")
+        label = notes["intents"][j]
+        if reply and label in reply:
+            # the layout placed it by the reply intents the trained head predicts: say that
+            p = float(reply[label])
+            if p >= 0.1:
+                scored.append((p * 2, f"a likely reply: {label} {p:.2f}"))
+        elif probs and "intent" in signals and not math.isnan(signals["intent"][j]):
             p = float(signals["intent"][j])
-            label = notes["intents"][j]
             if label and p >= 0.1:
                 scored.append((p * 2, f"intent: {label} {p:.2f}"))
         if "igsr" in signals and standardise(signals["igsr"], self.weights.min_spread.get("igsr", 0.0))[j] > 1.0:

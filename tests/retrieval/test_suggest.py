@@ -195,6 +195,12 @@ def test_with_reply_intents_the_first_places_cover_the_likeliest_intents(demo_ap
     for s, label in zip(out[:3], intents[:3]):
         same = [o for o in out if (o.sticker.intent or intent_for_emoji(o.sticker.emoji)) == label]
         assert s.score == max(o.score for o in same)
+    # the reasons name the reply intent that placed a sticker, with the head's probability
+    said = [(r, label) for s, label in zip(out, intents) for r in s.reasons if r.startswith("a likely reply:")]
+    assert said, [s.reasons for s in out]
+    for r, label in said:
+        assert r == f"a likely reply: {label} {reply[label]:.2f}" and reply[label] >= 0.1
+    assert not any(r.startswith("intent:") for s in out for r in s.reasons)
 
 
 def test_warm_up_builds_what_the_first_call_needs(demo_app, monkeypatch):
