@@ -30,7 +30,7 @@ import numpy as np
 from assistant.eval.dataset import Dataset
 from assistant.eval.metrics import METRICS, MetricAccumulator, markdown_table
 from assistant.jobs import Progress, no_progress
-from assistant.retrieval.fusion import DEFAULT_LAYOUT, SlotLayout, intent_slot_order, zscore
+from assistant.retrieval.fusion import DEFAULT_LAYOUT, EXACT_TERMS, SlotLayout, exact_terms, intent_slot_order
 
 
 def train_folds(ds: Dataset, k: int = 4, seed: int = 1234) -> list[Dataset]:
@@ -81,7 +81,7 @@ def score(folds: list, layout: SlotLayout = DEFAULT_LAYOUT,
     return {m: 100.0 * float(np.mean(v)) if v else float("nan") for m, v in values.items()}
 
 
-EXACT_FEATURES = ("match", "prior", "seen", "memory", "words", "lexical", "intent")
+EXACT_FEATURES = EXACT_TERMS + ("intent",)
 
 
 def exact_features(fi, i: int, usage: np.ndarray, intent_weights: dict[str, float],
@@ -91,8 +91,8 @@ def exact_features(fi, i: int, usage: np.ndarray, intent_weights: dict[str, floa
 
     probs = intent_mix(fi, i, intent_weights)
     logp = np.log(np.array([probs.get(x, 0.0) if x is not None else 0.0 for x in fi.f.pool_intents]) + 1e-6)
-    return np.stack([zscore(fi.match[i]), np.log1p(usage), (usage > 0).astype(np.float64),
-                     np.log(fi.pref[i] + base.memory_floor), zscore(fi.words[i]), zscore(fi.bm25[i]), logp], 1)
+    terms = exact_terms(fi.match[i], usage, fi.pref[i], fi.words[i], fi.bm25[i], base.memory_floor)
+    return np.stack([terms[name] for name in EXACT_TERMS] + [logp], 1)
 
 
 def fit_exact_weights(folds: list, intent_weights: dict[str, float],

@@ -227,25 +227,43 @@ def zscore(values: np.ndarray) -> np.ndarray:
     return standardise(values, clip=None)
 
 
-def exact_scores(match: np.ndarray, usage: np.ndarray | None = None, memory: np.ndarray | None = None,
-                 layout: SlotLayout = DEFAULT_LAYOUT, words: np.ndarray | None = None,
-                 lexical: np.ndarray | None = None) -> np.ndarray:
-    """One score per sticker for "is this the exact sticker the user sends now" (see SlotLayout).
+EXACT_TERMS = ("match", "prior", "seen", "memory", "words", "lexical")  # SlotLayout's weight of each
+
+
+def exact_terms(match: np.ndarray, usage: np.ndarray | None = None, memory: np.ndarray | None = None,
+                words: np.ndarray | None = None, lexical: np.ndarray | None = None,
+                memory_floor: float = DEFAULT_LAYOUT.memory_floor) -> dict[str, np.ndarray]:
+    """The terms of the exact score (EXACT_TERMS), one value per sticker; an input left out leaves
+    its terms out. `exact_scores` weighs them; eval/tune.py fits the weights on the same terms.
 
     ``match`` is a content score on any scale (z-scored over the candidates here), ``usage`` raw
     send counts, ``memory`` the preference memory's read mass per sticker (sums to at most 1),
     ``words`` the embedded context ↔ sticker-words similarity (NaN for a sticker without words) and
     ``lexical`` a literal word-overlap score (BM25) of the context over the sticker's words."""
-    out = layout.match * zscore(match)
+    terms = {"match": zscore(match)}
     if usage is not None:
         u = np.asarray(usage, dtype=np.float64)
-        out = out + layout.prior * np.log1p(u) + layout.seen * (u > 0)
-    if memory is not None and layout.memory:
-        out = out + layout.memory * np.log(np.asarray(memory, dtype=np.float64) + layout.memory_floor)
-    if words is not None and layout.words:
-        out = out + layout.words * zscore(words)
-    if lexical is not None and layout.lexical:
-        out = out + layout.lexical * zscore(lexical)
+        terms["prior"] = np.log1p(u)
+        terms["seen"] = (u > 0).astype(np.float64)
+    if memory is not None:
+        terms["memory"] = np.log(np.asarray(memory, dtype=np.float64) + memory_floor)
+    if words is not None:
+        terms["words"] = zscore(words)
+    if lexical is not None:
+        terms["lexical"] = zscore(lexical)
+    return terms
+
+
+def exact_scores(match: np.ndarray, usage: np.ndarray | None = None, memory: np.ndarray | None = None,
+                 layout: SlotLayout = DEFAULT_LAYOUT, words: np.ndarray | None = None,
+                 lexical: np.ndarray | None = None) -> np.ndarray:
+    """One score per sticker for "is this the exact sticker the user sends now" (see SlotLayout):
+    the `exact_terms`, each times its weight in `layout`."""
+    out = np.zeros(len(match))
+    for name, term in exact_terms(match, usage, memory, words, lexical, layout.memory_floor).items():
+        weight = getattr(layout, name)
+        if weight:
+            out = out + weight * term
     return out
 
 
