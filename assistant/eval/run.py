@@ -37,8 +37,7 @@ from assistant.ml.features import FeatureStore, context_text, embedder_tag, stic
 from assistant.ml.igsr import IGSRConfig, IGSRScorer
 from assistant.ml.preference import PreferenceMemory, PreferenceParams, fit_params
 from assistant.ml.train import TrainData, TrainOptions, fit_igsr
-from assistant.retrieval.fusion import (DEFAULT_LAYOUT, SlotLayout, combine_intents, exact_scores, intent_slot_order,
-                                        memory_vote, mix_intents)
+from assistant.retrieval.fusion import DEFAULT_LAYOUT, SlotLayout, combine_intents, exact_scores, intent_slot_order
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +249,7 @@ def memory_reads(f: BenchFeatures, mem: PreferenceMemory) -> tuple[np.ndarray, n
 
 def intent_mix(fi: FusedInputs, i: int, weights: dict | None = None) -> dict[str, float]:
     """The fused default's intent probabilities for sample `i`: the models' weighted mean (the IGSR
-    head, the two intent probes), with the preference memory's vote (`fusion.memory_vote`) taking the
+    head, the two intent probes), with the preference memory's vote (`_memory_vote`) taking the
     share ``weights["vote"]``: a fixed number, or "gate" for the memory's own PESRS gate."""
     w = weights or INTENT_WEIGHTS
     labels = fi.f.labels
@@ -262,8 +261,32 @@ def intent_mix(fi: FusedInputs, i: int, weights: dict | None = None) -> dict[str
         return model
     base = _send_shares(fi.f)
     read = {int(j): float(fi.pref[i][j]) for j in np.nonzero(fi.pref[i])[0]}
-    vote = memory_vote(read, base, lambda j: fi.f.pool_intents[j])
-    return mix_intents(model, vote, fi.pref_share[i] if share == "gate" else float(share))
+    vote = _memory_vote(read, base, lambda j: fi.f.pool_intents[j])
+    return _mix_intents(model, vote, fi.pref_share[i] if share == "gate" else float(share))
+
+
+def _memory_vote(read: dict, base: dict, intent_of) -> dict[str, float]:
+    """The intents the preference memory's read makes *more likely than usual*: for each intent, the
+    attention mass its stickers get for this context minus their share of all sends, positive part.
+
+    Why the lift and not the raw mass: the raw read mostly mirrors how often each sticker was sent
+    (cosines between any two chats sit within a few hundredths), so it would vote for the user's
+    favourite intent after every message. ``read`` and ``base`` map a sticker key to its mass;
+    ``intent_of(key)`` gives its intent or None (no vote)."""
+    lift: dict[str, float] = {}
+    for key in set(read) | set(base):
+        label = intent_of(key)
+        if label:
+            lift[label] = lift.get(label, 0.0) + read.get(key, 0.0) - base.get(key, 0.0)
+    return {label: v for label, v in lift.items() if v > 0}
+
+
+def _mix_intents(model: dict[str, float] | None, vote: dict[str, float] | None, share: float) -> dict[str, float]:
+    """The models' intent distribution with the memory's vote taking ``share`` of it (PESRS's gate
+    applied to intents, a candidate in eval/tune.py: the closer this context is to ones the user
+    answered before, the more their answers then say what is meant now)."""
+    share = min(1.0, max(0.0, float(share)))
+    return combine_intents([(model, 1.0 - share), (vote, share)]) or combine_intents([(model, 1.0), (vote, 1.0)])
 
 
 def _send_shares(f: BenchFeatures) -> dict[int, float]:

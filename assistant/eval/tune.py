@@ -154,7 +154,7 @@ def best_candidate(results: dict[str, dict[str, float]], floor: dict[str, float]
 
 
 # Intent mixes: model weights (IGSR head, e5 probe, token probe) and the memory vote's share
-# (a number, or "gate": the memory's own PESRS gate, as the Suggester uses it).
+# (a number, or "gate": the memory's own PESRS gate).
 MIXES = {"h1 p.5 v0": {"head": 1.0, "probe": 0.5, "vote": 0.0},
          "h1 p.5 l.5 v0": {"head": 1.0, "probe": 0.5, "lexical": 0.5, "vote": 0.0},
          "h1 p.5 l.5 v.2": {"head": 1.0, "probe": 0.5, "lexical": 0.5, "vote": 0.2},

@@ -196,7 +196,7 @@ class SlotLayout:
     2.1·log 2), one sent again and again is (PESRS: the user's own preferences); the content match
     orders the many stickers never sent, and the words on a sticker, matched literally, add to it
     (a post about "加油" and a sticker that says 加油); the memory's read adds next to nothing once
-    those are in, and on msairs its intent vote (`memory_vote`) made the intents worse whatever its
+    those are in, and on msairs its intent vote (eval/run.py) made the intents worse whatever its
     share, so the winning mix gives it none (the candidates and their scores are in `eval/tune.py`).
 
     The Suggester lays out its list the same way whenever it has *reply* intents: the intents a
@@ -281,30 +281,6 @@ def combine_intents(sources: list[tuple[dict[str, float] | None, float]]) -> dic
             total[label] = total.get(label, 0.0) + w * p / s
         wsum += w
     return {label: p / wsum for label, p in total.items()} if wsum else {}
-
-
-def memory_vote(read: dict, base: dict, intent_of) -> dict[str, float]:
-    """The intents the preference memory's read makes *more likely than usual*: for each intent, the
-    attention mass its stickers get for this context minus their share of all sends, positive part.
-
-    Why the lift and not the raw mass: the raw read mostly mirrors how often each sticker was sent
-    (cosines between any two chats sit within a few hundredths), so it would vote for the user's
-    favourite intent after every message. ``read`` and ``base`` map a sticker key to its mass;
-    ``intent_of(key)`` gives its intent or None (no vote)."""
-    lift: dict[str, float] = {}
-    for key in set(read) | set(base):
-        label = intent_of(key)
-        if label:
-            lift[label] = lift.get(label, 0.0) + read.get(key, 0.0) - base.get(key, 0.0)
-    return {label: v for label, v in lift.items() if v > 0}
-
-
-def mix_intents(model: dict[str, float] | None, vote: dict[str, float] | None, share: float) -> dict[str, float]:
-    """The intent distribution the layout uses: the intent model's, with the memory's vote taking
-    ``share`` of it (PESRS's gate applied to intents: the closer this context is to ones the user
-    answered before, the more their answers then say what is meant now)."""
-    share = min(1.0, max(0.0, float(share)))
-    return combine_intents([(model, 1.0 - share), (vote, share)]) or combine_intents([(model, 1.0), (vote, 1.0)])
 
 
 def intent_slot_order(scores: np.ndarray, intents, intent_probs: dict[str, float],
