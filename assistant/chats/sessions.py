@@ -101,6 +101,17 @@ class TrainingSample:
     history: list[int] = field(default_factory=list)
 
 
+def sticker_sends(conn: sqlite3.Connection, me: str | None = None) -> list[sqlite3.Row]:
+    """Every message in which the user sent a sticker of the library, oldest first: "the user" is
+    `is_me`, or the sender named `me`. Rows have id, chat_id, session_id, time, sender and
+    sticker_id (what `context_before` needs)."""
+    me_clause = "m.is_me=1" if me is None else "m.sender=?"
+    return conn.execute(
+        "SELECT m.id, m.chat_id, m.session_id, m.time, m.sender, r.sticker_id FROM messages m "
+        "JOIN sticker_refs r ON m.sticker_ref_id = r.id "
+        f"WHERE r.sticker_id IS NOT NULL AND {me_clause} ORDER BY m.time, m.id", [] if me is None else [me]).fetchall()
+
+
 def context_before(conn: sqlite3.Connection, send: sqlite3.Row, turns: int) -> list[sqlite3.Row]:
     """The up to `turns` non-system messages before `send` in its own session, oldest first.
 

@@ -205,20 +205,14 @@ def from_history(app, me: str | None = None, test_frac: float = 0.2, context_tur
     """A dataset from the user's imported chats: each sticker the user sent, with up to
     `context_turns` earlier messages of its session (chats/sessions.context_before), split by time
     (latest `test_frac` → test)."""
-    from assistant.chats.sessions import context_before
+    from assistant.chats.sessions import context_before, sticker_sends
 
     conn = app.catalog.conn
     stickers = [BenchSticker(id=str(s.id), image=s.path, text=s.ocr_text or "", emoji=s.emoji, intent=s.intent,
                              style=s.style, tags=list(s.tags), description=s.description or "")
                 for s in app.catalog.stickers(stickers_dir=app.config.stickers_dir)]
-    me_clause = "m.is_me=1" if me is None else "m.sender=?"
-    args = [] if me is None else [me]
-    rows = conn.execute(
-        "SELECT m.id, m.chat_id, m.session_id, m.time, m.sender, r.sticker_id FROM messages m "
-        "JOIN sticker_refs r ON m.sticker_ref_id = r.id "
-        f"WHERE r.sticker_id IS NOT NULL AND {me_clause} ORDER BY m.time, m.id", args).fetchall()
     samples: list[Sample] = []
-    for row in rows:
+    for row in sticker_sends(conn, me):
         context = [Turn(speaker=p["sender"], text=p["text"] or "",
                         sticker=str(p["sticker_id"]) if p["sticker_id"] is not None else None, time=p["time"])
                    for p in context_before(conn, row, context_turns)]

@@ -68,17 +68,12 @@ class PreferenceMemory:
     def from_catalog(cls, app, me: str | None = None, context_turns: int = 6) -> "PreferenceMemory":
         """Every sticker the user sent (is_me, or sender == me), keyed by the context before it in
         its session (a sticker that opens a session answers nothing there and is left out)."""
-        from assistant.chats.sessions import context_before
+        from assistant.chats.sessions import context_before, sticker_sends
         from assistant.ml.features import context_text, store_for, text_features
 
         conn = app.catalog.conn
-        me_clause = "m.is_me=1" if me is None else "m.sender=?"
-        rows = conn.execute(
-            "SELECT m.id, m.chat_id, m.session_id, m.time, r.sticker_id FROM messages m JOIN sticker_refs r "
-            f"ON m.sticker_ref_id = r.id WHERE r.sticker_id IS NOT NULL AND {me_clause} ORDER BY m.time, m.id",
-            [] if me is None else [me]).fetchall()
         texts, values, times = [], [], []
-        for row in rows:
+        for row in sticker_sends(conn, me):
             ctx = context_text([p["text"] for p in context_before(conn, row, context_turns) if p["text"]])
             if not ctx:
                 continue

@@ -6,17 +6,13 @@ use. A context that ran on into the previous session tied the demo's angry stick
 from __future__ import annotations
 
 
-def _sends(app):
-    return app.catalog.conn.execute(
-        "SELECT m.id, m.chat_id, m.session_id, m.time, r.sticker_id FROM messages m JOIN sticker_refs r "
-        "ON m.sticker_ref_id = r.id WHERE r.sticker_id IS NOT NULL AND m.is_me=1 ORDER BY m.time, m.id").fetchall()
-
-
 def test_context_stays_inside_the_session(demo_app):
-    from assistant.chats.sessions import context_before
+    from assistant.chats.sessions import context_before, sticker_sends
 
     conn = demo_app.catalog.conn
-    sends = _sends(demo_app)
+    sends = sticker_sends(conn)
+    assert sends and all(s["sticker_id"] is not None for s in sends)
+    assert [(s["time"], s["id"]) for s in sends] == sorted((s["time"], s["id"]) for s in sends)
     assert len({s["session_id"] for s in sends}) > 3  # the demo chat has many sessions
     crossed = 0
     for send in sends:
