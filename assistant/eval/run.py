@@ -304,7 +304,9 @@ def fused_order(fi: FusedInputs, i: int, usage: np.ndarray, layout: SlotLayout =
     return intent_slot_order(scores, fi.f.pool_intents, probs, layout.slots, layout.joint, intent_weight=layout.intent)
 
 
-def _order_to_scores(order: np.ndarray) -> np.ndarray:
+def order_to_scores(order: np.ndarray) -> np.ndarray:
+    """A ranking (pool indices, best first) as one score per sticker: the metrics read scores, and a
+    layout's order must reach them unchanged (no ties for their tie-break to reorder)."""
     s = np.empty(len(order))
     s[order] = -np.arange(len(order), dtype=np.float64)
     return s
@@ -315,7 +317,7 @@ def fused_rows(fi: FusedInputs, layout: SlotLayout = DEFAULT_LAYOUT,
     """The fused default's scores (samples × pool): the rank order of `fused_order` as scores."""
     f = fi.f
     usage = baselines.most_used_scores(1, f.pool_ids, f.train_stickers)[0]
-    return np.stack([_order_to_scores(fused_order(fi, i, usage, layout, intent_weights))
+    return np.stack([order_to_scores(fused_order(fi, i, usage, layout, intent_weights))
                      for i in range(len(f.eval_gold))])
 
 
@@ -335,7 +337,7 @@ def _model_rows(f: BenchFeatures, opts: TrainOptions, seed: int, want, progress:
         if not want(name):
             continue
         if ens.head.cfg.use_intent and f.labels:
-            rows[name] = np.stack([_order_to_scores(intent_slot_order(match[i], f.pool_intents,
+            rows[name] = np.stack([order_to_scores(intent_slot_order(match[i], f.pool_intents,
                                                                       dict(zip(f.labels, intents[i])),
                                                                       DIVERSE_SLOTS, joint=0))
                                    for i in range(n)])

@@ -4,6 +4,8 @@ choose the weights, and a fused ranking that is the same on every run."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,10 @@ def test_layout_slots_then_joint_then_grouped_tail():
     # joint=0 is the IGSR baseline's layout: the rest stays grouped
     assert intent_slot_order(scores, intents, probs, slots=2, joint=0).tolist() == [0, 3, 1, 2, 5, 4, 6]
     assert intent_slot_order(np.array([]), [], probs).tolist() == []
+    # no slots and every place joint: one ranking by score + log p (eval/tune.py's reference row);
+    # the sticker without an intent counts with half the smallest probability (log .05 = -3.0)
+    joint_only = intent_slot_order(scores, intents, probs, slots=0, joint=sys.maxsize, intent_weight=1.0)
+    assert joint_only.tolist() == [4, 0, 1, 2, 3, 5, 6]
 
 
 def test_combine_intents_weighted_mean():
