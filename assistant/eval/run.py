@@ -312,6 +312,14 @@ def order_to_scores(order: np.ndarray) -> np.ndarray:
     return s
 
 
+def intent_slot_rows(f: BenchFeatures, match: np.ndarray, intents: np.ndarray) -> np.ndarray:
+    """The IGSR row's scores (samples × pool): a head's own intents, one slot per intent
+    (`DIVERSE_SLOTS`), each filled by its best match, no joint places."""
+    return np.stack([order_to_scores(intent_slot_order(match[i], f.pool_intents, dict(zip(f.labels, intents[i])),
+                                                       DIVERSE_SLOTS, joint=0))
+                     for i in range(len(f.eval_gold))])
+
+
 def fused_rows(fi: FusedInputs, layout: SlotLayout = DEFAULT_LAYOUT,
                intent_weights: dict[str, float] | None = None) -> np.ndarray:
     """The fused default's scores (samples × pool): the rank order of `fused_order` as scores."""
@@ -324,7 +332,6 @@ def fused_rows(fi: FusedInputs, layout: SlotLayout = DEFAULT_LAYOUT,
 def _model_rows(f: BenchFeatures, opts: TrainOptions, seed: int, want, progress: Progress) -> dict[str, np.ndarray]:
     """IGSR and its ablations, the preference memory and the fused default."""
     rows: dict[str, np.ndarray] = {}
-    n = len(f.eval_gold)
     need = [v for v in ("IGSR", "IGSR w/o memory", "IGSR w/o intent") if want(v)]
     if want("fused default") and "IGSR" not in need:
         need.append("IGSR")
@@ -337,10 +344,7 @@ def _model_rows(f: BenchFeatures, opts: TrainOptions, seed: int, want, progress:
         if not want(name):
             continue
         if ens.head.cfg.use_intent and f.labels:
-            rows[name] = np.stack([order_to_scores(intent_slot_order(match[i], f.pool_intents,
-                                                                      dict(zip(f.labels, intents[i])),
-                                                                      DIVERSE_SLOTS, joint=0))
-                                   for i in range(n)])
+            rows[name] = intent_slot_rows(f, match, intents)
         else:
             rows[name] = match
     reads = memory_reads(f, preference_memory(f, seed=seed))

@@ -43,7 +43,7 @@ import numpy as np
 from assistant.eval.dataset import Dataset
 from assistant.eval.metrics import METRICS, MetricAccumulator, markdown_table
 from assistant.jobs import Progress, no_progress
-from assistant.retrieval.fusion import DEFAULT_LAYOUT, EXACT_TERMS, SlotLayout, exact_terms, intent_slot_order
+from assistant.retrieval.fusion import DEFAULT_LAYOUT, EXACT_TERMS, SlotLayout, exact_terms
 
 
 def train_folds(ds: Dataset, k: int = 4, seed: int = 1234) -> list[Dataset]:
@@ -146,15 +146,9 @@ def fit_exact_weights(folds: list, intent_weights: dict[str, float],
 
 def igsr_baseline(folds: list) -> dict[str, float]:
     """The IGSR row (its own intents, one slot per intent, no joint places) on the same folds."""
-    from assistant.eval.run import order_to_scores
+    from assistant.eval.run import intent_slot_rows
 
-    def rows(fi):
-        return [order_to_scores(intent_slot_order(fi.match[i], list(fi.f.pool_intents),
-                                                  dict(zip(fi.f.labels, fi.head_intents[i])),
-                                                  DEFAULT_LAYOUT.slots, joint=0))
-                for i in range(len(fi.f.eval_gold))]
-
-    return pooled(folds, rows)
+    return pooled(folds, lambda fi: intent_slot_rows(fi.f, fi.match, fi.head_intents))
 
 
 def references(folds: list, layout: SlotLayout, mix: dict) -> dict[str, dict[str, float]]:
