@@ -301,7 +301,8 @@ def fused_order(fi: FusedInputs, i: int, usage: np.ndarray, layout: SlotLayout =
     each intent, laid out by `fusion.intent_slot_order`, the layout the Suggester uses too)."""
     probs = intent_mix(fi, i, intent_weights)
     scores = exact_scores(fi.match[i], usage, fi.pref[i], layout, words=fi.words[i], lexical=fi.bm25[i])
-    return intent_slot_order(scores, fi.f.pool_intents, probs, layout.slots, layout.joint, intent_weight=layout.intent)
+    return intent_slot_order(scores, fi.f.pool_intents, probs, layout.slots, layout.joint, intent_weight=layout.intent,
+                             exact_value=layout.exact_value)
 
 
 def order_to_scores(order: np.ndarray) -> np.ndarray:

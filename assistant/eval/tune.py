@@ -11,25 +11,36 @@ differences in exact recall were one or two samples).
     python -m assistant.eval.tune ../shared/datasets/msairs-dev        # prints the table and the winner
 
 How: for each intent mix (IGSR head / e5 probe / token probe / memory vote), the exact-sticker weights of
-`SlotLayout` (match, send prior, sent-before, memory read, words embedded and literal, log P(intent)) are the maximum-likelihood fit
-of a softmax over the whole pool at the held-out gold stickers (`fit_exact_weights`): a calibrated mix,
-not a hand guess. Then every (mix, number of joint places) candidate is scored, and the winner is the
-candidate with the best mean of its metrics, each divided by that metric's mean over all candidates
-(so P@5 near 70 and R@1 near 1 count alike), among those that are at least as good as the IGSR
-baseline on every metric in the same folds (all candidates when none is).
+`SlotLayout` (match, send prior, sent-before, memory read, words embedded and literal, log P(intent)) are
+the maximum-likelihood fit of a softmax over the whole pool at the held-out gold stickers
+(`fit_exact_weights`): a calibrated mix, not a hand guess. Then every (mix, joint places, exact value)
+candidate is scored, and the winner is the one whose weakest lead over the better of the IGSR and
+most-used baselines, metric by metric, is the largest, in standard errors of the paired per-sample
+difference (`margins`, `best_candidate`): the issue asks the fused default to beat every baseline on
+every metric of a split nobody may look at, and a lead of a third of a standard error on the folds is
+a coin toss there. Ties go to the best mean of metric / (its mean over the candidates).
 
-Two reference rows follow the candidates (`references`): most-used, and the winner's own scores ranked
-jointly with no intent slots. The second is the exact recall those scores hold and what the slots
-cost: on msairs-dev's folds R@5 5.9 and R@10 9.0 against the winner's 3.4 and 8.1, for P@5 50.5
-instead of 73.5 (IGSR alone has 70.5). Within the slot layout, the exact score looks saturated.
+The exact value (`fusion.gain_slots`) came from the reference row below: the winner's scores hold more
+exact recall than the slots let through. One slot per intent was the winner until then (P@5 73.5,
+R@5 3.4, R@10 8.1 on the folds); the candidate with the largest mean gain, exact value 6 with 5 joint
+places (P@3 58.7, P@5 71.8, R@5 4.5, R@10 8.6), leads IGSR's P@3 by 0.3 points, 0.4 standard errors.
+The winner, exact value 3, gives R@5 4.1 and R@10 8.3 for P@3 60.4, P@5 72.8: every lead at 2.3
+standard errors or more except R@1, level with most-used (1.2) for every candidate, because the first
+place stays the top intent's best sticker (letting it go cost 1.1 points of P@1 for 0.2 of R@1).
+Marginalising the exact model into the intent ranking (P(intent) × its stickers' summed exact
+probability) made every metric worse, and a fitted log-linear stack of the three intent models
+(P@1/3/5 34.5 / 59.5 / 72.4) did not beat their plain weighted mean (34.0 / 60.6 / 73.5).
+
+A reference row follows the candidates (`references`): the winner's own scores ranked jointly with no
+intent slots, the exact recall those scores hold and what the slots cost: on msairs-dev's folds R@5 5.9
+and R@10 9.0, for P@5 50.5 (IGSR alone has 70.5). Within the layout, the exact score looks saturated.
 Each of these, refitted with the others and scored fold by fold on weights fitted to the other folds,
-left R@10 within ±0.4 of the winner and got a weight near zero: literal cover of the sticker's words by
-the post, its words quoted whole, has-words, sent-once, seen × words, a bilinear context → sticker
-probe trained with the whole pool as negatives, the words embedded as a query instead of a passage,
-the memory's gate × the send prior, a small MLP over the same terms, and a kNN intent vote in the mix.
-Also measured and not adopted: 5 heads and probes per ensemble instead of 3 (every metric 0.1–0.5
-lower), a weight fit inside each intent (R@10 7.3), and swapping the fifth slot for the best joint
-sticker when it is likely enough (R@5 +0.3 for P@5 −0.4).
+left R@10 within ±0.4 of the one-slot-per-intent winner and got a weight near zero: literal cover of the
+sticker's words by the post, its words quoted whole, has-words, sent-once, seen × words, a bilinear
+context → sticker probe trained with the whole pool as negatives, the words embedded as a query instead
+of a passage, the memory's gate × the send prior, a small MLP over the same terms, and a kNN intent vote
+in the mix. Also measured and not adopted: 5 heads and probes per ensemble instead of 3 (every metric
+0.1–0.5 lower), a weight fit inside each intent (R@10 7.3).
 """
 
 from __future__ import annotations
@@ -78,9 +89,9 @@ def fold_inputs(ds: Dataset, embedder, store, opts, seeds: int = 1, progress: Pr
         return run.fused_inputs(f, match, intents, reads, opts.seed, seeds)
 
 
-def pooled(folds: list, rows_of) -> dict[str, float]:
-    """All metrics over the pooled samples of every fold; ``rows_of(fi)`` gives a fold's samples × pool
-    scores."""
+def pooled_values(folds: list, rows_of) -> dict[str, np.ndarray]:
+    """Every metric's per-sample values (×100) over the pooled samples of every fold, in one order for
+    every method (so two methods' values pair up); ``rows_of(fi)`` gives a fold's samples × pool scores."""
     values: dict[str, list[float]] = {m: [] for m in METRICS}
     for fi in folds:
         acc = MetricAccumulator(np.asarray(fi.f.pool_intents, dtype=object), seed=0)
@@ -88,15 +99,30 @@ def pooled(folds: list, rows_of) -> dict[str, float]:
             acc.add(row, int(g))
         for m in METRICS:
             values[m] += acc.values[m]
-    return {m: 100.0 * float(np.mean(v)) if v else float("nan") for m, v in values.items()}
+    return {m: 100.0 * np.asarray(v, dtype=np.float64) for m, v in values.items()}
+
+
+def means(values: dict[str, np.ndarray]) -> dict[str, float]:
+    return {m: float(np.mean(v)) if len(v) else float("nan") for m, v in values.items()}
+
+
+def pooled(folds: list, rows_of) -> dict[str, float]:
+    """All metrics over the pooled samples of every fold (`pooled_values`' means)."""
+    return means(pooled_values(folds, rows_of))
+
+
+def candidate_values(folds: list, layout: SlotLayout = DEFAULT_LAYOUT,
+                     intent_weights: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """One candidate's per-sample metric values over the pooled samples of every fold."""
+    from assistant.eval.run import fused_rows
+
+    return pooled_values(folds, lambda fi: fused_rows(fi, layout, intent_weights))
 
 
 def score(folds: list, layout: SlotLayout = DEFAULT_LAYOUT,
           intent_weights: dict[str, float] | None = None) -> dict[str, float]:
     """All metrics of one candidate over the pooled samples of every fold."""
-    from assistant.eval.run import fused_rows
-
-    return pooled(folds, lambda fi: fused_rows(fi, layout, intent_weights))
+    return means(candidate_values(folds, layout, intent_weights))
 
 
 EXACT_FEATURES = EXACT_TERMS + ("intent",)
@@ -144,35 +170,61 @@ def fit_exact_weights(folds: list, intent_weights: dict[str, float],
     return replace(base, **{name: round(float(v), 2) for name, v in zip(EXACT_FEATURES, w.detach())})
 
 
-def igsr_baseline(folds: list) -> dict[str, float]:
-    """The IGSR row (its own intents, one slot per intent, no joint places) on the same folds."""
+def igsr_baseline(folds: list) -> dict[str, np.ndarray]:
+    """The IGSR row (its own intents, one slot per intent, no joint places) on the same folds, per sample."""
     from assistant.eval.run import intent_slot_rows
 
-    return pooled(folds, lambda fi: intent_slot_rows(fi.f, fi.match, fi.head_intents))
+    return pooled_values(folds, lambda fi: intent_slot_rows(fi.f, fi.match, fi.head_intents))
+
+
+def most_used(folds: list) -> dict[str, np.ndarray]:
+    """The most-used baseline on the same folds, per sample: the exact recall to beat."""
+    from assistant.eval import baselines
+
+    return pooled_values(folds, lambda fi: baselines.most_used_scores(len(fi.f.eval_gold), fi.f.pool_ids,
+                                                               fi.f.train_stickers))
 
 
 def references(folds: list, layout: SlotLayout, mix: dict) -> dict[str, dict[str, float]]:
-    """Rows to read the winner against, never candidates: most-used (the baseline exact recall has to
-    beat) and the winner's own scores ranked jointly, with no intent slots: the most exact recall its
-    scores can give, and the price in P@k and mAP of getting it."""
-    from assistant.eval import baselines
-
-    def most_used(fi):
-        return baselines.most_used_scores(len(fi.f.eval_gold), fi.f.pool_ids, fi.f.train_stickers)
-
-    return {"most-used": pooled(folds, most_used),
-            "winner, joint ranking, no intent slots": score(folds, replace(layout, slots=0, joint=sys.maxsize), mix)}
+    """The winner's own scores ranked jointly, with no intent slots: never a candidate, a row to read
+    the winner against (the most exact recall its scores can give, and the price in P@k and mAP)."""
+    return {"winner, joint ranking, no intent slots": score(folds, replace(layout, slots=0, joint=sys.maxsize), mix)}
 
 
-def best_candidate(results: dict[str, dict[str, float]], floor: dict[str, float] | None = None) -> str:
-    """The candidate with the best mean of metric / (that metric's mean over the candidates), among
-    those at or above `floor` on every metric (one decimal, as the table shows) when any is."""
-    names = list(results)
-    if floor:
-        ok = [n for n in names if all(round(results[n][m], 1) >= round(floor[m], 1) for m in METRICS)]
-        names = ok or names
-    means = {m: np.mean([results[n][m] for n in names]) for m in METRICS}
-    return max(names, key=lambda n: np.mean([results[n][m] / means[m] for m in METRICS if means[m] > 0]))
+def margins(values: dict[str, np.ndarray], floor: dict[str, np.ndarray]) -> dict[str, float]:
+    """Each metric's lead over the floor, in standard errors of the paired per-sample difference: how
+    sure the lead is, not only how big (on msairs-dev's folds a lead of 0.3 points of P@3 is a third
+    of one standard error, and could be a loss on another split)."""
+    out = {}
+    for m in METRICS:
+        d = np.asarray(values[m], dtype=np.float64) - np.asarray(floor[m], dtype=np.float64)
+        mean = float(d.mean()) if len(d) else 0.0
+        se = float(d.std(ddof=1)) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+        out[m] = mean / se if se > 0 else (0.0 if mean == 0 else float(np.copysign(np.inf, mean)))
+    return out
+
+
+def best_candidate(values: dict[str, dict[str, np.ndarray]], floor: dict[str, np.ndarray] | None = None) -> str:
+    """The candidate most likely to beat the floor on every metric of a split it never saw, `values`
+    being each candidate's per-sample metric values.
+
+    Candidates are compared on their `margins` sorted smallest first (leximin, at one decimal: closer
+    is noise), so the weakest lead decides, then the next weakest. That is the issue's goal ("beats
+    every baseline on every metric") read for a split nobody may look at. Ties, and every comparison
+    without a floor, go to the best mean of metric / (that metric's mean over the candidates), so 1
+    point of R@1 (near 1) counts as much as 70 points of P@5."""
+    names = list(values)
+    avg = {n: means(values[n]) for n in names}
+    scale = {m: np.mean([avg[n][m] for n in names]) for m in METRICS}
+
+    def mean_ratio(n: str) -> float:
+        return float(np.mean([avg[n][m] / scale[m] for m in METRICS if scale[m] > 0]))
+
+    def key(n: str):
+        lead = tuple(sorted(round(z, 1) for z in margins(values[n], floor).values())) if floor else ()
+        return lead, mean_ratio(n)
+
+    return max(names, key=key)
 
 
 # Intent mixes: model weights (IGSR head, e5 probe, token probe) and the memory vote's share
@@ -183,12 +235,30 @@ MIXES = {"h1 p.5 v0": {"head": 1.0, "probe": 0.5, "vote": 0.0},
          "h1 p.5 l.5 vgate": {"head": 1.0, "probe": 0.5, "lexical": 0.5, "vote": "gate"},
          "h1 p1 l1 v0": {"head": 1.0, "probe": 1.0, "lexical": 1.0, "vote": 0.0}}
 JOINTS = (2, 3, 5)
+EXACT_VALUES = tuple(float(v) for v in range(9))  # SlotLayout.exact_value: what an exact hit is worth in a slot
+
+
+def choose(folds: list) -> tuple[str, dict[str, tuple[SlotLayout, dict]], dict[str, dict[str, float]]]:
+    """(winner, candidate → (layout, intent mix), row → pooled metrics) on built folds: the baselines
+    (IGSR, most-used), every candidate, and the `references`. The floor is, metric by metric, the
+    better of the two baselines (each leads on some metric; every other baseline is below them)."""
+    grid: dict[str, tuple[SlotLayout, dict]] = {}
+    for mix_name, mix in MIXES.items():
+        fitted = fit_exact_weights(folds, mix)
+        for joint in JOINTS:
+            for value in EXACT_VALUES:
+                grid[f"{mix_name} joint{joint} x{value:g}"] = (replace(fitted, joint=joint, exact_value=value), mix)
+    values = {name: candidate_values(folds, layout, mix) for name, (layout, mix) in grid.items()}
+    baseline_rows = {"IGSR": igsr_baseline(folds), "most-used": most_used(folds)}
+    floor = {m: max((row[m] for row in baseline_rows.values()), key=np.mean) for m in METRICS}
+    best = best_candidate(values, floor)
+    rows = {name: means(v) for name, v in {**baseline_rows, **values}.items()}
+    return best, grid, {**rows, **references(folds, *grid[best])}
 
 
 def tune(ds: Dataset, embedder, store, k: int = 4, seed: int = 1234, opts=None, seeds: int | None = None,
          progress: Progress = no_progress) -> tuple[str, dict[str, tuple[SlotLayout, dict]], dict[str, dict[str, float]]]:
-    """(winner, candidate → (layout, intent mix), candidate → pooled metrics, with the IGSR row and the
-    `references` added)."""
+    """`choose` on the k folds of `ds`'s training split, built here."""
     from assistant.ml.train import TrainOptions
 
     from assistant.eval.run import ENSEMBLE_SEEDS
@@ -196,15 +266,7 @@ def tune(ds: Dataset, embedder, store, k: int = 4, seed: int = 1234, opts=None, 
     opts = opts or TrainOptions(seed=0)
     seeds = ENSEMBLE_SEEDS if seeds is None else seeds  # as many heads and probes as the reported run
     folds = [fold_inputs(d, embedder, store, opts, seeds, progress) for d in train_folds(ds, k, seed)]
-    grid: dict[str, tuple[SlotLayout, dict]] = {}
-    for mix_name, mix in MIXES.items():
-        fitted = fit_exact_weights(folds, mix)
-        for joint in JOINTS:
-            grid[f"{mix_name} joint{joint}"] = (replace(fitted, joint=joint), mix)
-    results = {name: score(folds, layout, mix) for name, (layout, mix) in grid.items()}
-    igsr = igsr_baseline(folds)
-    best = best_candidate(results, igsr)
-    return best, grid, {"IGSR": igsr, **results, **references(folds, *grid[best])}
+    return choose(folds)
 
 
 def main(argv: list[str]) -> int:

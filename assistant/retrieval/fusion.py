@@ -183,6 +183,10 @@ class SlotLayout:
       (exact score + ``intent``·log P(its intent)), so a sticker the user sends all the time is not
       pushed past the first ten by the next intent's runner-up.
     - the rest: grouped by intent probability, best first inside each intent (what mAP rewards).
+    - ``exact_value``: with it above 0, the slots after the first are filled by expected gain
+      (`gain_slots`): a place is worth P(intent) when it shows a new intent, plus ``exact_value`` ×
+      the probability that this very sticker is the one sent. So a sticker the user is very likely to
+      send can take the place of a long-shot intent, which one slot per intent (0) never allows.
 
     The exact score (`exact_scores`) is a log-linear model of "this is the sticker the user sends
     now": ``match``·z(content match) + ``prior``·log(1 + sends) + ``seen``·[sent before] +
@@ -190,17 +194,18 @@ class SlotLayout:
     embedded) + ``lexical``·z(BM25 of the context over those words). Its weights are the
     maximum-likelihood fit of that model (softmax over the whole pool) on 4-fold cross-validation
     inside msairs-dev's *train* split, never on the reported split; ``joint`` and eval.run's
-    INTENT_WEIGHTS were picked there too, as the best candidate that is not below the IGSR baseline on
-    any metric in the same folds (`python -m assistant.eval.tune DATASET` reproduces all of it). Read
-    off the fit: a sticker sent once is no evidence of a habit (the negative ``seen`` cancels
+    INTENT_WEIGHTS and ``exact_value`` were picked there too, as the candidate whose weakest lead over
+    the IGSR and most-used baselines, in standard errors, is the largest (`python -m assistant.eval.tune
+    DATASET` reproduces all of it). Read off the fit: a sticker sent once is no evidence of a habit (the negative ``seen`` cancels
     2.1·log 2), one sent again and again is (PESRS: the user's own preferences); the content match
     orders the many stickers never sent, and the words on a sticker, matched literally, add to it
     (a post about "加油" and a sticker that says 加油); the memory's read adds next to nothing once
     those are in, and on msairs its intent vote (eval/run.py) made the intents worse whatever its
     share, so the winning mix gives it none (the candidates and their scores are in `eval/tune.py`).
 
-    The Suggester lays out its list the same way whenever it has *reply* intents: the intents a
-    trained IGSR head predicts for the sticker the user answers with, learned from their own sends.
+    The Suggester lays out its list the same way whenever it has *reply* intents (the intents a
+    trained IGSR head predicts for the sticker the user answers with, learned from their own sends),
+    with one slot per intent: its fused score is no fitted probability for ``exact_value`` to weigh.
     Without one it keeps `diverse_order`: the GoEmotions head reads the emotion *of the context*
     ("my cat is sick": sadness), not the intent of the reply (caring), so it may shade a score but
     must not decide the first place.
@@ -216,6 +221,7 @@ class SlotLayout:
     intent: float = 1.22
     words: float = 0.10
     lexical: float = 0.10
+    exact_value: float = 3.0
 
 
 DEFAULT_LAYOUT = SlotLayout()
@@ -285,12 +291,14 @@ def combine_intents(sources: list[tuple[dict[str, float] | None, float]]) -> dic
 
 def intent_slot_order(scores: np.ndarray, intents, intent_probs: dict[str, float],
                       slots: int = DEFAULT_LAYOUT.slots, joint: int = DEFAULT_LAYOUT.joint,
-                      rounds: int = 1, intent_weight: float = DEFAULT_LAYOUT.intent) -> np.ndarray:
+                      rounds: int = 1, intent_weight: float = DEFAULT_LAYOUT.intent,
+                      exact_value: float = 0.0) -> np.ndarray:
     """Every candidate index, best first, laid out as SlotLayout describes.
 
-    ``rounds`` > 1 repeats the slot round with each intent's next sticker (the IGSR baseline's
-    variant). Stickers without a known intent come last in the grouped tail and enter the joint
-    places with half the smallest intent probability."""
+    ``exact_value`` > 0 fills the slots after the first by expected gain (`gain_slots`) instead of one
+    per intent in intent order. ``rounds`` > 1 repeats the slot round with each intent's next sticker
+    (the IGSR baseline's variant). Stickers without a known intent come last in the grouped tail and
+    enter the joint places with half the smallest intent probability."""
     s = np.asarray(scores, dtype=np.float64)
     n = len(s)
     if n == 0:
@@ -301,29 +309,65 @@ def intent_slot_order(scores: np.ndarray, intents, intent_probs: dict[str, float
     group = np.array([rank_of.get(i, unknown) if i is not None else unknown + 1 for i in intents])
     order = np.lexsort((-s, group))  # by intent rank, then best score first
     top = min(slots, len(ranked))
+    floor = 0.5 * min(intent_probs.values(), default=1.0) or 1e-9
+    p = np.array([intent_probs.get(i, floor) if i is not None else floor for i in intents], dtype=np.float64)
+    joint_score = s + intent_weight * np.log(np.maximum(p, 1e-9))
     taken = np.zeros(n, dtype=bool)
     head: list[int] = []
-    for _ in range(max(1, rounds)):
-        seen: set[int] = set()
-        picked = []
-        for idx in order:
-            g = int(group[idx])
-            if g >= top or g in seen or taken[idx]:
-                continue
-            seen.add(g)
-            picked.append(int(idx))
-            if len(seen) == top:
-                break
-        picked.sort(key=lambda i: group[i])
-        head += picked
-        taken[picked] = True
+    if exact_value > 0 and top > 0:
+        head = gain_slots(joint_score, group, np.where(group < unknown, p, 0.0), order, top, exact_value)
+        taken[head] = True
+    else:
+        for _ in range(max(1, rounds)):
+            seen: set[int] = set()
+            picked = []
+            for idx in order:
+                g = int(group[idx])
+                if g >= top or g in seen or taken[idx]:
+                    continue
+                seen.add(g)
+                picked.append(int(idx))
+                if len(seen) == top:
+                    break
+            picked.sort(key=lambda i: group[i])
+            head += picked
+            taken[picked] = True
     if joint > 0:
-        floor = 0.5 * min(intent_probs.values(), default=1.0) or 1e-9
-        p = np.array([intent_probs.get(i, floor) if i is not None else floor for i in intents], dtype=np.float64)
         cand = np.flatnonzero(~taken)
-        joint_score = s[cand] + intent_weight * np.log(np.maximum(p[cand], 1e-9))
-        best = cand[np.argsort(-joint_score, kind="stable")[:joint]]
+        best = cand[np.argsort(-joint_score[cand], kind="stable")[:joint]]
         head += [int(i) for i in best]
         taken[best] = True
     rest = order[~taken[order]]
     return np.concatenate([np.array(head, dtype=np.int64), rest.astype(np.int64)])
+
+
+def gain_slots(joint_score: np.ndarray, group: np.ndarray, intent_p: np.ndarray, order: np.ndarray,
+               places: int, exact_value: float) -> list[int]:
+    """The first `places` indices, picked one at a time by expected gain.
+
+    A place can win a hit two ways: the shown sticker's intent is the right one (IGSR's P@k, worth
+    P(intent) the first time an intent is shown, nothing after) or it is the very sticker the user
+    sends (exact R@k, worth its probability, the softmax of ``joint_score``: exact score + weight ·
+    log P(intent), the model `tune.fit_exact_weights` fits). ``exact_value`` is what an exact hit is
+    worth against an intent hit. One slot per intent in intent order is the special case 0; with more,
+    a sticker the user is very likely to send takes a place from a long-shot intent. The first place
+    is always the best sticker of the most probable intent: P@1, IGSR's headline, is the intent guess
+    itself, and on the folds letting it go cost 1.1 points of P@1 for 0.2 of R@1.
+
+    ``group`` is each candidate's intent rank (≥ the number of intents: unknown), ``intent_p`` its
+    intent's probability (0 when unknown) and ``order`` the candidates by intent rank, then score."""
+    pe = np.exp(joint_score - joint_score.max())
+    pe /= pe.sum()
+    head = [int(order[0])]
+    shown = {int(group[order[0]])}
+    taken = np.zeros(len(joint_score), dtype=bool)
+    taken[head] = True
+    for _ in range(min(places, len(joint_score)) - 1):
+        new = np.where(np.isin(group, list(shown)), 0.0, intent_p)
+        gain = np.where(taken, -np.inf, exact_value * pe + new)
+        tied = np.flatnonzero(gain == gain.max())
+        pick = int(tied[np.lexsort((-joint_score[tied], group[tied]))[0]])
+        head.append(pick)
+        taken[pick] = True
+        shown.add(int(group[pick]))
+    return head

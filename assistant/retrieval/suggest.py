@@ -150,7 +150,12 @@ class Suggester:
         stickers over all intents. Inside an intent the fused score decides: it holds this user's
         habits (preference memory under its gate, favourites, use counts). Without reply intents,
         `diverse_order` over the fused score, where the context's emotion is one signal among others
-        (see `fusion.SlotLayout` for why it must not pick the first place)."""
+        (see `fusion.SlotLayout` for why it must not pick the first place).
+
+        The slots stay one per intent here (no ``exact_value``): trading an intent's place for a
+        likely exact sticker needs the probability that a sticker is the one sent, and the fused score
+        is a weighted sum of z-scores, not a fitted log-probability like the evaluation's exact score.
+        Fed to the softmax as if it were one, it gave a "thank you" three gratitude stickers of five."""
         reply = notes.get("reply_intents")
         if not reply:
             return diverse_order(scores, intents, n, self.weights)

@@ -63,6 +63,29 @@ def test_layout_slots_then_joint_then_grouped_tail():
     assert joint_only.tolist() == [4, 0, 1, 2, 3, 5, 6]
 
 
+def test_gain_slots_let_a_likely_exact_sticker_take_a_long_shot_intents_place():
+    # index:            0    1    2    3    4
+    scores = np.array([0.0, 0.0, 0.0, 5.0, 0.0])
+    intents = ["a", "b", "c", "c", "d"]
+    probs = {"a": 0.4, "b": 0.3, "c": 0.1, "d": 0.2}
+    # one slot per intent (exact_value 0): a, b, d, then c's best (3)
+    assert intent_slot_order(scores, intents, probs, slots=4, joint=0).tolist()[:4] == [0, 1, 4, 3]
+    # p_exact = softmax(score + log p): 3 gets e^5·.1 = 14.84 of 14.84 + .4 + .3 + .1 + .2 = 15.84,
+    # so 0.937; with exact_value 1 its gain after place 1 is .1 + .937, more than b's .3 + 1·.3/15.84
+    order = intent_slot_order(scores, intents, probs, slots=4, joint=0, intent_weight=1.0, exact_value=1.0)
+    assert order.tolist()[:4] == [0, 3, 1, 4]
+    # the first place stays the most probable intent's best sticker, however likely another one is
+    huge = intent_slot_order(scores, intents, probs, slots=4, joint=0, intent_weight=1.0, exact_value=100.0)
+    assert huge[0] == 0 and huge[1] == 3
+    # once its intent is shown, a second sticker of it needs the exact value alone to win a place
+    two = np.array([0.0, 0.0, 0.0, 5.0, 4.9])
+    order = intent_slot_order(two, ["a", "b", "c", "c", "c"], {"a": 0.5, "b": 0.4, "c": 0.1}, slots=3,
+                              joint=0, intent_weight=1.0, exact_value=1.0)
+    # p_exact(4) = e^4.9·.1 / (e^5·.1 + e^4.9·.1 + .9) = 0.46: more than b's .4 + .4 / 29.2
+    assert order.tolist()[:3] == [0, 3, 4]
+    assert sorted(order.tolist()) == list(range(5))
+
+
 def test_combine_intents_weighted_mean():
     out = combine_intents([({"a": 0.8, "b": 0.2}, 1.0), ({"a": 0.2, "b": 0.8}, 3.0), (None, 5.0), ({}, 1.0)])
     assert out["a"] == pytest.approx((0.8 + 3 * 0.2) / 4) and out["b"] == pytest.approx((0.2 + 3 * 0.8) / 4)
@@ -87,9 +110,34 @@ def test_train_folds_never_see_the_reported_split(tmp_path):
 def test_best_candidate_weighs_every_metric_alike():
     from assistant.eval.metrics import METRICS
 
-    base = {m: 10.0 for m in METRICS}
-    results = {"a": {**base, "P@5": 70.0, "R@1": 1.0}, "b": {**base, "P@5": 71.0, "R@1": 2.0}}
-    assert best_candidate(results) == "b"  # +1 point of R@1 (doubling) beats nothing lost
+    n = 100
+    base = {m: np.full(n, 10.0) for m in METRICS}
+
+    def hits(k: int) -> np.ndarray:  # k hits of 100 in n samples, as the per-sample values (×100)
+        return np.where(np.arange(n) < k, 100.0, 0.0)
+
+    values = {"a": {**base, "P@5": hits(70), "R@1": hits(1)}, "b": {**base, "P@5": hits(71), "R@1": hits(2)}}
+    assert best_candidate(values) == "b"  # +1 point of R@1 (doubling) beats nothing lost
+
+
+def test_margins_by_hand_and_the_safest_lead_wins():
+    from assistant.eval.metrics import METRICS
+    from assistant.eval.tune import margins
+
+    n = 100
+    floor = {m: np.zeros(n) for m in METRICS}
+    lead = {m: np.where(np.arange(n) < 50, 100.0, 0.0) for m in METRICS}  # +50 points on every metric
+    # paired difference: 50 samples at +100, 50 at 0: mean 50, sd 50.25 (ddof 1), se 5.025
+    assert margins(lead, floor)["P@1"] == pytest.approx(50 / (np.std(lead["P@1"], ddof=1) / 10))
+    assert margins(floor, floor)["P@1"] == 0.0  # no lead, no spread: exactly level
+    # "big" leads far on most metrics but only by one sample on P@3; "steady" leads by less, everywhere
+    big = {m: np.where(np.arange(n) < 60, 100.0, 0.0) for m in METRICS}
+    big["P@3"] = np.where(np.arange(n) < 1, 100.0, 0.0)
+    steady = {m: np.where(np.arange(n) < 30, 100.0, 0.0) for m in METRICS}
+    assert best_candidate({"big": big, "steady": steady}) == "big"  # without a floor: the bigger mean
+    assert best_candidate({"big": big, "steady": steady}, floor) == "steady"  # the weakest lead decides
+    below = {**steady, "R@1": -steady["R@1"]}
+    assert best_candidate({"below": below, "big": big}, floor) == "big"  # below the floor loses first
 
 
 def test_fused_default_is_the_same_every_run(tmp_path):
