@@ -235,3 +235,24 @@ def test_lexical_probe_learns_the_words_of_an_intent(tmp_path):
     acc = float(np.mean(np.array(labels)[p.argmax(1)] == np.array(test_labels)))
     assert acc > 0.9  # chance is 1/3
     assert np.array_equal(p, fit_lexical_probe(f, seed=0))  # seeded: the same every run
+
+
+def test_tune_end_to_end_on_folds_of_a_tiny_dataset(tmp_path):
+    """`tune` builds the folds, fits and scores every candidate, and names a winner from its grid with
+    the two baseline rows and the reference row beside it (the command behind SlotLayout's numbers)."""
+    from assistant.eval import tune
+    from assistant.eval.metrics import METRICS
+    from assistant.ml.embedder import get_embedder
+    from assistant.ml.features import FeatureStore
+    from assistant.ml.train import TrainOptions
+
+    ds = load(tiny_dataset(tmp_path / "tiny"))
+    best, grid, results = tune.tune(ds, get_embedder(), FeatureStore(tmp_path / "f.sqlite3"), k=2,
+                                    opts=TrainOptions(epochs=6, batch=16), seeds=1)
+    assert len(grid) == len(tune.MIXES) * len(tune.JOINTS) * len(tune.EXACT_VALUES)
+    assert best in grid and best in results
+    assert {"IGSR", "most-used", "winner, joint ranking, no intent slots"} <= set(results)
+    assert all(set(METRICS) <= set(row) for row in results.values())
+    layout, mix = grid[best]
+    assert layout.exact_value in tune.EXACT_VALUES and layout.joint in tune.JOINTS and mix in tune.MIXES.values()
+    assert results[best]["P@1"] > 50  # 4 clear intents; chance is 25
