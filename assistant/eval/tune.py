@@ -103,12 +103,8 @@ def pooled_values(folds: list, rows_of) -> dict[str, np.ndarray]:
 
 
 def means(values: dict[str, np.ndarray]) -> dict[str, float]:
+    """The table's row: each metric's mean of its per-sample values."""
     return {m: float(np.mean(v)) if len(v) else float("nan") for m, v in values.items()}
-
-
-def pooled(folds: list, rows_of) -> dict[str, float]:
-    """All metrics over the pooled samples of every fold (`pooled_values`' means)."""
-    return means(pooled_values(folds, rows_of))
 
 
 def candidate_values(folds: list, layout: SlotLayout = DEFAULT_LAYOUT,
