@@ -82,6 +82,9 @@ class Chat:
     participants: list[str] = field(default_factory=list)
     me: str | None = None  # the exporting user's own name, when the export tells
     kind: str | None = None  # personal_chat, group, channel...
+    # Its times were written with no zone (WhatsApp, LINE, Signal's text export): the exporting
+    # phone's wall clock, stored as written and shown as written (chats.store.shown_time).
+    local_times: bool = False
 
 
 @dataclass(slots=True)

@@ -67,6 +67,19 @@ def app(data_dir):
     a.close()
 
 
+@pytest.fixture
+def shanghai_time(monkeypatch):
+    """This process's local zone set to UTC+8 (no daylight saving) for one test, then put back: times
+    shown to a user must not depend on the zone the test machine happens to be in."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     from assistant.config import default_models_dir

@@ -44,7 +44,7 @@ def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
     if not t:
         raise ParseError(path, "not a LINE export (the first line should start with '[LINE]')", "line 1")
     name = _chat_name(t.group(1), path)
-    chat = Chat(platform=NAME, name=name, source_id=name)
+    chat = Chat(platform=NAME, name=name, source_id=name, local_times=True)
 
     def messages() -> Iterator[Message]:
         day: datetime | None = None

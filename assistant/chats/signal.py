@@ -108,7 +108,7 @@ def parse_jsonl(path: Path, ctx: ParseContext) -> ParsedChat:
 
 def parse_md(path: Path, ctx: ParseContext) -> ParsedChat:
     name = path.parent.name if path.name == "chat.md" else path.stem
-    chat = Chat(platform=NAME, name=name, source_id=name)
+    chat = Chat(platform=NAME, name=name, source_id=name, local_times=True)
     root = _sticker_root(path.parent)
 
     def finish(msg: Message, extra: list[str]) -> Message:

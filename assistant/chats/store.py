@@ -13,7 +13,7 @@ import base64
 import hashlib
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from assistant.chats import sessions
@@ -57,6 +57,19 @@ def epoch_seconds(t: datetime | None) -> float | None:
     if t.tzinfo is not None:
         t = t.astimezone(timezone.utc).replace(tzinfo=None)
     return (t - _EPOCH).total_seconds()
+
+
+def shown_time(seconds: float, local_times: bool) -> datetime:
+    """The wall-clock time to show for a stored `epoch_seconds` value of a chat.
+
+    A time that came with its zone was stored in UTC, so it is shown in this machine's zone. A chat
+    whose export wrote no zone (``chats.local_times``: WhatsApp, LINE...) holds the phone's own wall
+    clock, stored as written. It is shown as written: converting it would move it by this machine's
+    UTC offset. It is not converted at import either, since a re-import on a machine in another zone
+    would then store other times and add every message twice."""
+    if local_times:
+        return _EPOCH + timedelta(seconds=seconds)
+    return datetime.fromtimestamp(seconds)
 
 
 class _Writer:
@@ -184,8 +197,8 @@ class _Writer:
             flush()
         added = conn.execute(count_sql, (chat_id,)).fetchone()[0] - before
         me = self._me(chat)
-        conn.execute("UPDATE chats SET name=?, kind=COALESCE(?, kind), me=COALESCE(?, me) WHERE id=?",
-                     (chat.name, chat.kind, me, chat_id))
+        conn.execute("UPDATE chats SET name=?, kind=COALESCE(?, kind), me=COALESCE(?, me), local_times=? WHERE id=?",
+                     (chat.name, chat.kind, me, int(chat.local_times), chat_id))
         me = conn.execute("SELECT me FROM chats WHERE id=?", (chat_id,)).fetchone()[0]
         names = set(chat.participants)
         conn.executemany("INSERT OR IGNORE INTO participants(chat_id, name) VALUES(?,?)",

@@ -513,6 +513,8 @@ def _messages(objs: Iterator[object], folder: Path, ctx: ParseContext, chat: Cha
                 continue
             last_id = obj.get("id", last_id)
             msg = to_message(obj, folder, ctx)
+            if msg.time is not None and not obj.get("date_unixtime"):
+                chat.local_times = True  # an old export: only the local `date`
             if msg.sender and not msg.is_system:
                 sender = msg.sender
                 try:

@@ -80,8 +80,11 @@ def parse_file(path: Path, ctx: ParseContext) -> Iterator[ParsedChat]:
             line = reader.line_num
             try:
                 ts = row.get("CreateTime")
-                when = (datetime.fromtimestamp(int(ts), tz=timezone.utc).replace(tzinfo=None) if ts
-                        else datetime.fromisoformat(row["StrTime"]))
+                if ts:
+                    when = datetime.fromtimestamp(int(ts), tz=timezone.utc).replace(tzinfo=None)
+                else:
+                    when = datetime.fromisoformat(row["StrTime"])
+                    chat.local_times = True
             except (ValueError, TypeError, KeyError, OverflowError):
                 ctx.skip("unreadable CreateTime/StrTime", f"line {line}")
                 when = None

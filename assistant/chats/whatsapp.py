@@ -291,7 +291,7 @@ def parse_file(path: Path, ctx: ParseContext, media_dir: Path | None = None,
     di = 2 if layout == "ios-time-first" else 1
     order = _learn_order(path, ctx, LAYOUTS[layout], di)
     name = chat_name_for(path)
-    chat = Chat(platform=NAME, name=name, source_id=name, kind=None)
+    chat = Chat(platform=NAME, name=name, source_id=name, kind=None, local_times=True)
     folder = media_dir if media_dir is not None else path.parent
     fast = specialise(layout, head)
     lists = _message_lists(path, ctx, SPLITTERS[layout], fast, order, layout, folder, chat)

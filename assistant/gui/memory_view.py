@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPlainTextEdit,
                                QProgressBar, QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                                QWidget)
 
+from assistant.chats.store import shown_time
 from assistant.gui.lazy import ReloadWhenShown
 from assistant.gui.thumbs import plain_tooltip
 from assistant.gui.workers import Job, JobRunner
@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 MAX_ROWS = 2000
 
 
-def _fmt_time(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "—"
+def _fmt_time(ts: float | None, local_times: bool = False) -> str:
+    return shown_time(ts, local_times).strftime("%Y-%m-%d %H:%M") if ts else "—"
 
 
 class MemoryView(ReloadWhenShown, QWidget):
@@ -124,7 +124,7 @@ class MemoryView(ReloadWhenShown, QWidget):
         self._stale = False
         chat = self.chat_id()
         sql = ("SELECT s.id, s.chat_id, s.start, s.n_messages, s.n_stickers, c.name AS chat_name, "
-               "m.summary, m.topics, m.mood FROM sessions s JOIN chats c ON c.id = s.chat_id "
+               "c.local_times, m.summary, m.topics, m.mood FROM sessions s JOIN chats c ON c.id = s.chat_id "
                "LEFT JOIN memories m ON m.session_id = s.id")
         args: tuple = ()
         if chat is not None:
@@ -141,7 +141,7 @@ class MemoryView(ReloadWhenShown, QWidget):
         items = []
         for r in rows:
             summary = (r.get("summary") or "").replace("\n", " ")
-            item = QTreeWidgetItem([_fmt_time(r.get("start")), r.get("chat_name") or "",
+            item = QTreeWidgetItem([_fmt_time(r.get("start"), bool(r.get("local_times"))), r.get("chat_name") or "",
                                     str(r.get("n_messages") or 0), str(r.get("n_stickers") or 0),
                                     summary[:200] or "(not summarised yet)"])
             item.setData(0, Qt.ItemDataRole.UserRole, r)
@@ -155,7 +155,7 @@ class MemoryView(ReloadWhenShown, QWidget):
             self.detail.clear()
             return
         r = item.data(0, Qt.ItemDataRole.UserRole)
-        lines = [f"{r.get('chat_name') or ''} — {_fmt_time(r.get('start'))}"]
+        lines = [f"{r.get('chat_name') or ''} — {_fmt_time(r.get('start'), bool(r.get('local_times')))}"]
         if r.get("summary"):
             lines.append("")
             lines.append(r["summary"])

@@ -134,6 +134,13 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # 1 -> 2: chats whose export wrote times with no zone (chats.store.shown_time shows them as
+    # written). WhatsApp and LINE exports always do; a Signal text export or an old Telegram one is
+    # marked at its next import.
+    """
+    ALTER TABLE chats ADD COLUMN local_times INTEGER NOT NULL DEFAULT 0;
+    UPDATE chats SET local_times = 1 WHERE platform IN ('whatsapp', 'line');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -109,3 +109,49 @@ def test_telegram_thumbnail_with_webp_bytes_is_used_when_file_missing(app, tmp_p
     rep = import_path(app, dst)
     assert rep.sticker_messages == 3 and rep.stickers_with_files == 3
     assert app.catalog.count("stickers") == 3  # the .jpg-named thumbnail decoded as the WebP it is
+
+
+def test_times_with_no_zone_are_shown_as_written_and_zoned_ones_in_this_machines_zone(app, tmp_path, shanghai_time):
+    """A LINE export writes the phone's wall clock with no zone: 10:00 must read 10:00 whatever zone this
+    machine is in. A WeChat CreateTime is a unix time: it reads in this machine's zone. A WeChat row
+    with only its StrTime is a wall clock again, and marks its chat."""
+    import csv
+    from datetime import datetime
+
+    from assistant.chats.store import shown_time
+
+    line = tmp_path / "[LINE] Chat with Alice.txt"
+    line.write_text("[LINE] Chat history with Alice\n\n2024/01/15(Mon)\n10:00\tAlice\tHello\n", encoding="utf-8")
+    assert import_path(app, line).ok
+    zoned = tmp_path / "Zoe_utf8.csv"
+    with open(zoned, "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows([["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status",
+                                   "StrContent", "StrTime"],
+                                  ["1", "1", "1", "0", "0", "1700000000", "2", "hi", "2023-11-14 22:13:20"]])
+    assert import_path(app, zoned).ok
+    rows = {r["name"]: (r["local_times"], r["time"]) for r in app.catalog.conn.execute(
+        "SELECT c.name, c.local_times, m.time FROM chats c JOIN messages m ON m.chat_id = c.id")}
+    local, t = rows["Alice"]
+    assert local == 1 and shown_time(t, bool(local)) == datetime(2024, 1, 15, 10, 0)
+    local, t = rows["Zoe"]
+    assert local == 0 and t == 1700000000
+    assert shown_time(t, bool(local)) == datetime(2023, 11, 15, 6, 13, 20)  # 22:13:20 UTC is 06:13 in Shanghai
+    only_str = tmp_path / "Yan_utf8.csv"
+    with open(only_str, "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows([["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status",
+                                   "StrContent", "StrTime"],
+                                  ["1", "1", "1", "0", "0", "", "2", "hi", "2023-11-14 22:13:20"]])
+    assert import_path(app, only_str).ok
+    local, t = app.catalog.conn.execute("SELECT c.local_times, m.time FROM chats c JOIN messages m "
+                                        "ON m.chat_id = c.id WHERE c.name = 'Yan'").fetchone()
+    assert local == 1 and shown_time(t, True) == datetime(2023, 11, 14, 22, 13, 20)
+    # an old Telegram export has only the local `date`: its chat is marked too; a new one is not
+    for name, extra in (("Old", {}), ("New", {"date_unixtime": "1705312800"})):
+        export = tmp_path / f"{name}.json"
+        export.write_text(json.dumps({"name": name, "type": "personal_chat", "id": len(name) + ord(name[0]),
+                                      "messages": [{"id": 1, "type": "message", "date": "2024-01-15T10:00:00",
+                                                    "from": name, "from_id": "user9", "text": "hi", **extra}]}),
+                          encoding="utf-8")
+        assert import_path(app, export).ok
+    marked = dict(app.catalog.conn.execute("SELECT name, local_times FROM chats WHERE platform = 'telegram'"))
+    assert marked == {"Old": 1, "New": 0}

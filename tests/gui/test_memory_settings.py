@@ -46,6 +46,28 @@ def test_memory_tab_lists_sessions_and_finds_a_saved_memory(imported, window, qt
     assert "<b>next week</b>" in view.detail.toPlainText()
 
 
+@pytest.fixture
+def whatsapp_imported(app, tmp_path, shanghai_time):
+    from assistant.chats.store import import_path
+
+    chat = tmp_path / "WhatsApp Chat with Alice.txt"
+    chat.write_text("[1/15/24, 10:00:00] Alice: Hello\n[1/15/24, 10:01:00] Bob: hi!\n", encoding="utf-8")
+    assert import_path(app, chat).messages_added == 2
+    return app
+
+
+def test_memory_tab_shows_a_zoneless_export_at_the_time_it_says(whatsapp_imported, window, qtbot):
+    """WhatsApp writes the phone's wall clock with no zone. In a UTC+8 zone the session that began at
+    10:00 must still say 10:00 (before chats.local_times it said 18:00)."""
+    view = window.memory_view
+    window.tabs.setCurrentWidget(view)
+    qtbot.waitUntil(lambda: view.sessions.topLevelItemCount() == 1, timeout=10_000)
+    item = view.sessions.topLevelItem(0)
+    assert item.text(0) == "2024-01-15 10:00"
+    view.sessions.setCurrentItem(item)
+    assert view.detail.toPlainText().splitlines()[0].endswith("— 2024-01-15 10:00")
+
+
 def test_rebuild_can_be_cancelled(imported, window, qtbot):
     view = window.memory_view
     window.tabs.setCurrentWidget(view)

@@ -140,3 +140,22 @@ def test_backup_from_newer_schema_is_refused(tmp_path):
     with pytest.raises(BackupError, match="newer than this app"):
         restore(target, tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def test_chats_with_zoneless_times_are_marked_when_the_schema_learns_of_them(tmp_path):
+    """Migration 1 -> 2 adds chats.local_times: WhatsApp and LINE exports never write a zone, so their
+    chats already imported are marked; every other chat is left as it was (zoned)."""
+    path = tmp_path / "catalog.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in _split_sql(MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version=1")
+    for i, platform in enumerate(("whatsapp", "line", "telegram", "discord")):
+        conn.execute("INSERT INTO chats(platform, source_id, name, imported_at) VALUES(?,?,?,1)", (platform, str(i), platform))
+    conn.close()
+    cat = Catalog(path)
+    try:
+        marked = dict(cat.conn.execute("SELECT platform, local_times FROM chats"))
+        assert marked == {"whatsapp": 1, "line": 1, "telegram": 0, "discord": 0}
+    finally:
+        cat.close()
