@@ -123,12 +123,14 @@ def test_times_with_no_zone_are_shown_as_written_and_zoned_ones_in_this_machines
     line = tmp_path / "[LINE] Chat with Alice.txt"
     line.write_text("[LINE] Chat history with Alice\n\n2024/01/15(Mon)\n10:00\tAlice\tHello\n", encoding="utf-8")
     assert import_path(app, line).ok
-    zoned = tmp_path / "Zoe_utf8.csv"
-    with open(zoned, "w", encoding="utf-8-sig", newline="") as fh:
-        csv.writer(fh).writerows([["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status",
-                                   "StrContent", "StrTime"],
-                                  ["1", "1", "1", "0", "0", "1700000000", "2", "hi", "2023-11-14 22:13:20"]])
-    assert import_path(app, zoned).ok
+    def wechat_row(name: str, create_time: str) -> None:  # one text message, StrTime 2023-11-14 22:13:20
+        with open(tmp_path / f"{name}_utf8.csv", "w", encoding="utf-8-sig", newline="") as fh:
+            csv.writer(fh).writerows([["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status",
+                                       "StrContent", "StrTime"],
+                                      ["1", "1", "1", "0", "0", create_time, "2", "hi", "2023-11-14 22:13:20"]])
+        assert import_path(app, tmp_path / f"{name}_utf8.csv").ok
+
+    wechat_row("Zoe", "1700000000")
     rows = {r["name"]: (r["local_times"], r["time"]) for r in app.catalog.conn.execute(
         "SELECT c.name, c.local_times, m.time FROM chats c JOIN messages m ON m.chat_id = c.id")}
     local, t = rows["Alice"]
@@ -136,12 +138,7 @@ def test_times_with_no_zone_are_shown_as_written_and_zoned_ones_in_this_machines
     local, t = rows["Zoe"]
     assert local == 0 and t == 1700000000
     assert shown_time(t, bool(local)) == datetime(2023, 11, 15, 6, 13, 20)  # 22:13:20 UTC is 06:13 in Shanghai
-    only_str = tmp_path / "Yan_utf8.csv"
-    with open(only_str, "w", encoding="utf-8-sig", newline="") as fh:
-        csv.writer(fh).writerows([["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status",
-                                   "StrContent", "StrTime"],
-                                  ["1", "1", "1", "0", "0", "", "2", "hi", "2023-11-14 22:13:20"]])
-    assert import_path(app, only_str).ok
+    wechat_row("Yan", "")  # no CreateTime: only the zoneless StrTime
     local, t = app.catalog.conn.execute("SELECT c.local_times, m.time FROM chats c JOIN messages m "
                                         "ON m.chat_id = c.id WHERE c.name = 'Yan'").fetchone()
     assert local == 1 and shown_time(t, True) == datetime(2023, 11, 14, 22, 13, 20)
