@@ -196,12 +196,13 @@ class SlotLayout:
     inside msairs-dev's *train* split, never on the reported split; ``joint`` and eval.run's
     INTENT_WEIGHTS and ``exact_value`` were picked there too, as the candidate whose weakest lead over
     the IGSR and most-used baselines, in standard errors, is the largest (`python -m assistant.eval.tune
-    DATASET` reproduces all of it). Read off the fit: a sticker sent once is no evidence of a habit (the negative ``seen`` cancels
-    2.1·log 2), one sent again and again is (PESRS: the user's own preferences); the content match
-    orders the many stickers never sent, and the words on a sticker, matched literally, add to it
-    (a post about "加油" and a sticker that says 加油); the memory's read adds next to nothing once
-    those are in, and on msairs its intent vote (eval/run.py) made the intents worse whatever its
-    share, so the winning mix gives it none (the candidates and their scores are in `eval/tune.py`).
+    DATASET` reproduces all of it). Read off the fit: a sticker sent once is no evidence of a habit (the
+    negative ``seen`` cancels 2.1·log 2), one sent again and again is (PESRS: the user's own
+    preferences); the content match orders the many stickers never sent, and the words on a sticker,
+    matched literally, add to it (a post about "加油" and a sticker that says 加油); the memory's read adds
+    next to nothing once those are in, and on msairs its intent vote (eval/run.py) made the intents
+    worse whatever its share, so the winning mix gives it none (the candidates and their scores are in
+    `eval/tune.py`).
 
     The Suggester lays out its list the same way whenever it has *reply* intents (the intents a
     trained IGSR head predicts for the sticker the user answers with, learned from their own sends),
