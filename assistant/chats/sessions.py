@@ -16,11 +16,9 @@ import hashlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from assistant.domain import Message, Utterance
-
-_EPOCH = datetime(1970, 1, 1)  # catalog times are naive wall-clock seconds (see store.epoch_seconds)
 
 
 def split(messages: Sequence[Message], gap_minutes: float) -> list[list[Message]]:
@@ -139,6 +137,7 @@ def sticker_words(emoji: str | None, name: str | None = None) -> str:
 def training_samples(conn: sqlite3.Connection, chat_id: int | None = None,
                      only_me: bool = False) -> Iterator[TrainingSample]:
     """Every sticker sent, with its session context (system messages left out) and history ids."""
+    from assistant.chats.store import stored_time  # store imports this module
     chats = ([chat_id] if chat_id is not None else
              [r[0] for r in conn.execute("SELECT id FROM chats ORDER BY id")])
     for cid in chats:
@@ -151,7 +150,7 @@ def training_samples(conn: sqlite3.Connection, chat_id: int | None = None,
                 "FROM messages m LEFT JOIN sticker_refs r ON r.id = m.sticker_ref_id "
                 "WHERE m.session_id=? AND m.is_system=0 ORDER BY m.time, m.id", (sid,)).fetchall()
             for sender, text, t, is_me, ref_id, sticker_id, emoji, name in rows:
-                when = _EPOCH + timedelta(seconds=t) if t is not None else None
+                when = stored_time(t) if t is not None else None
                 if ref_id is not None:
                     if not only_me or is_me:
                         yield TrainingSample(cid, sid, list(utts), ref_id, sticker_id, emoji, sender,

@@ -59,6 +59,12 @@ def epoch_seconds(t: datetime | None) -> float | None:
     return (t - _EPOCH).total_seconds()
 
 
+def stored_time(seconds: float) -> datetime:
+    """The naive datetime an `epoch_seconds` value was made from (UTC, or a zoneless export's wall
+    clock as written)."""
+    return _EPOCH + timedelta(seconds=seconds)
+
+
 def shown_time(seconds: float, local_times: bool) -> datetime:
     """The wall-clock time to show for a stored `epoch_seconds` value of a chat.
 
@@ -67,9 +73,7 @@ def shown_time(seconds: float, local_times: bool) -> datetime:
     clock, stored as written. It is shown as written: converting it would move it by this machine's
     UTC offset. It is not converted at import either, since a re-import on a machine in another zone
     would then store other times and add every message twice."""
-    if local_times:
-        return _EPOCH + timedelta(seconds=seconds)
-    return datetime.fromtimestamp(seconds)
+    return stored_time(seconds) if local_times else datetime.fromtimestamp(seconds)
 
 
 class _Writer:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from assistant.chats.store import stored_time
 from assistant.domain import Memory, Utterance
 from assistant.jobs import CancelToken, Cancelled, Progress, no_progress
 from assistant.library.catalog import now
@@ -60,7 +61,7 @@ class BuildReport:
 
 # --- reading sessions from the catalog -------------------------------------------------------------
 def _dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).replace(tzinfo=None) if ts is not None else None
+    return stored_time(ts) if ts is not None else None
 
 
 def load_session(app, session_id: int) -> Session | None:
