@@ -289,11 +289,10 @@ def load_scorer(app) -> IGSRScorer | None:
 
 # --- re-ranking -------------------------------------------------------------------------------------
 def intent_diverse_order(scores: np.ndarray, sticker_intents: Sequence[str | None],
-                         intent_probs: dict[str, float], slots: int = 5, rounds: int = 1) -> np.ndarray:
+                         intent_probs: dict[str, float], slots: int = 5) -> np.ndarray:
     """An ordering (indices, best first) whose first `slots` places hold the best-scored sticker of
-    each of the `slots` most probable intents, most probable first (`rounds` > 1 repeats this with
-    each intent's next sticker); then the rest grouped by intent probability, best score first inside
-    each intent (stickers without a known intent last).
+    each of the `slots` most probable intents, most probable first; then the rest grouped by intent
+    probability, best score first inside each intent (stickers without a known intent last).
 
     Why: scored flat, the top k all share the single most likely intent, so a wrong intent guess
     loses every slot. This is the IGSR baseline's layout; the one implementation lives in
@@ -302,4 +301,4 @@ def intent_diverse_order(scores: np.ndarray, sticker_intents: Sequence[str | Non
     """
     from assistant.retrieval.fusion import intent_slot_order
 
-    return intent_slot_order(scores, list(sticker_intents), intent_probs, slots, joint=0, rounds=rounds)
+    return intent_slot_order(scores, list(sticker_intents), intent_probs, slots, joint=0)

@@ -292,14 +292,12 @@ def combine_intents(sources: list[tuple[dict[str, float] | None, float]]) -> dic
 
 def intent_slot_order(scores: np.ndarray, intents, intent_probs: dict[str, float],
                       slots: int = DEFAULT_LAYOUT.slots, joint: int = DEFAULT_LAYOUT.joint,
-                      rounds: int = 1, intent_weight: float = DEFAULT_LAYOUT.intent,
-                      exact_value: float = 0.0) -> np.ndarray:
+                      intent_weight: float = DEFAULT_LAYOUT.intent, exact_value: float = 0.0) -> np.ndarray:
     """Every candidate index, best first, laid out as SlotLayout describes.
 
     ``exact_value`` > 0 fills the slots after the first by expected gain (`gain_slots`) instead of one
-    per intent in intent order. ``rounds`` > 1 repeats the slot round with each intent's next sticker
-    (the IGSR baseline's variant). Stickers without a known intent come last in the grouped tail and
-    enter the joint places with half the smallest intent probability."""
+    per intent in intent order. Stickers without a known intent come last in the grouped tail and enter
+    the joint places with half the smallest intent probability."""
     s = np.asarray(scores, dtype=np.float64)
     n = len(s)
     if n == 0:
@@ -317,22 +315,16 @@ def intent_slot_order(scores: np.ndarray, intents, intent_probs: dict[str, float
     head: list[int] = []
     if exact_value > 0 and top > 0:
         head = gain_slots(joint_score, group, np.where(group < unknown, p, 0.0), order, top, exact_value)
-        taken[head] = True
     else:
-        for _ in range(max(1, rounds)):
-            seen: set[int] = set()
-            picked = []
-            for idx in order:
-                g = int(group[idx])
-                if g >= top or g in seen or taken[idx]:
-                    continue
+        seen: set[int] = set()
+        for idx in order:  # by intent rank: the first sticker met of each of the `top` intents
+            g = int(group[idx])
+            if g < top and g not in seen:
                 seen.add(g)
-                picked.append(int(idx))
+                head.append(int(idx))
                 if len(seen) == top:
                     break
-            picked.sort(key=lambda i: group[i])
-            head += picked
-            taken[picked] = True
+    taken[head] = True
     if joint > 0:
         cand = np.flatnonzero(~taken)
         best = cand[np.argsort(-joint_score[cand], kind="stable")[:joint]]
