@@ -1,8 +1,8 @@
 """Baselines every method is measured against, each a function of the benchmark features that returns
 one score per pool sticker per evaluated sample (higher = better).
 
-random (seeded), most-used (training-split counts), BM25 over the stickers' words (rank-bm25;
-CJK text split into characters and character bigrams, other text into lower-cased words), embedder
+random (seeded), most-used (training-split counts), BM25 over the stickers' words
+(`retrieval/lexical.py`, the Suggester's own literal term), embedder
 text match (context ↔ the sticker's words; stickers without words score lowest), CLIP zero-shot
 (context text ↔ sticker image, when CLIP and images are available) and kNN (the nearest training
 contexts vote for the stickers they were answered with).
@@ -10,22 +10,9 @@ contexts vote for the stickers they were answered with).
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import numpy as np
-
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-_WORD = re.compile(r"[a-z0-9']+")
-
-
-def tokenize(text: str) -> list[str]:
-    """Characters + bigrams for CJK runs, lower-cased words otherwise (no segmenter needed)."""
-    text = text.lower()
-    cjk = [c for c in text if _CJK.match(c)]
-    tokens = cjk + [a + b for a, b in zip(cjk, cjk[1:])]
-    tokens += _WORD.findall(text)
-    return tokens
 
 
 def random_scores(n_samples: int, n_pool: int, seed: int = 0) -> np.ndarray:
@@ -36,21 +23,6 @@ def most_used_scores(n_samples: int, pool_ids: list[str], train_stickers: list[s
     counts = Counter(train_stickers)
     row = np.array([counts.get(i, 0) for i in pool_ids], dtype=np.float64)
     return np.tile(row, (n_samples, 1))
-
-
-def bm25_scores(queries: list[str], sticker_words: list[str]) -> np.ndarray:
-    from rank_bm25 import BM25Okapi
-
-    docs = [tokenize(w) for w in sticker_words]
-    if not any(docs):
-        return np.zeros((len(queries), len(sticker_words)))
-    bm = BM25Okapi([d if d else ["\x00"] for d in docs])
-    out = np.zeros((len(queries), len(sticker_words)))
-    for i, q in enumerate(queries):
-        toks = tokenize(q)
-        if toks:
-            out[i] = bm.get_scores(toks)
-    return out
 
 
 def text_match_scores(ctx: np.ndarray, word_vecs: np.ndarray, has_words: np.ndarray) -> np.ndarray:

@@ -38,6 +38,7 @@ from assistant.ml.igsr import IGSRConfig, IGSRScorer
 from assistant.ml.preference import PreferenceMemory, PreferenceParams, fit_params
 from assistant.ml.train import TrainData, TrainOptions, fit_igsr
 from assistant.retrieval.fusion import DEFAULT_LAYOUT, SlotLayout, combine_intents, exact_scores, intent_slot_order
+from assistant.retrieval.lexical import bm25_scores
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ def word_signals(f: BenchFeatures) -> tuple[np.ndarray, np.ndarray]:
     """(embedded, literal) match of each evaluated context to the words on each sticker."""
     words = f.eval_ctx @ f.word_vecs.T
     words[:, ~f.has_words] = np.nan
-    bm25 = baselines.bm25_scores(f.eval_texts, [s.text or s.emoji or "" for s in f.ds.stickers])
+    bm25 = bm25_scores(f.eval_texts, [s.text or s.emoji or "" for s in f.ds.stickers])
     return words, bm25
 
 
@@ -372,7 +373,7 @@ def run_benchmark(ds: Dataset, embedder, store: FeatureStore, split: str | None 
     if want("most-used"):
         rows["most-used"] = baselines.most_used_scores(n, f.pool_ids, f.train_stickers)
     if want("BM25 (sticker words)"):
-        rows["BM25 (sticker words)"] = baselines.bm25_scores(f.eval_texts, [s.text or s.emoji or "" for s in ds.stickers])
+        rows["BM25 (sticker words)"] = bm25_scores(f.eval_texts, [s.text or s.emoji or "" for s in ds.stickers])
     if want("embedder text match"):
         rows["embedder text match"] = baselines.text_match_scores(f.eval_ctx, f.word_vecs, f.has_words)
     if want("CLIP zero-shot"):

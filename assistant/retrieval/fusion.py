@@ -31,9 +31,10 @@ Why this shape:
 5. The final list is laid out for intent diversity. The IGSR paper's P@k counts a hit when any
    of the top k shares the right intent, and a top k that is all "amusement" wastes k−1 slots when
    the intent guess is wrong (the kNN + intent-vote reference in issue 7 shows exactly that: P@1 31
-   but P@5 only 34). With reply intents (a trained IGSR head) the layout is `intent_slot_order`,
-   the evaluation's fused default (see `SlotLayout`); without them, `diverse_order`, a greedy MMR
-   that penalises each sticker whose intent already appears in the picks.
+   but P@5 only 34). With reply intents (a trained IGSR head) the Suggester ranks by the
+   evaluation's exact-sticker score instead of this fused score and lays it out as the evaluation's
+   fused default (`exact_scores`, `intent_slot_order`, `SlotLayout`); without them, `diverse_order`,
+   a greedy MMR over the fused score that penalises each sticker whose intent already appears.
 """
 
 from __future__ import annotations
@@ -204,12 +205,12 @@ class SlotLayout:
     worse whatever its share, so the winning mix gives it none (the candidates and their scores are in
     `eval/tune.py`).
 
-    The Suggester lays out its list the same way whenever it has *reply* intents (the intents a
-    trained IGSR head predicts for the sticker the user answers with, learned from their own sends),
-    with one slot per intent: its fused score is no fitted probability for ``exact_value`` to weigh.
-    Without one it keeps `diverse_order`: the GoEmotions head reads the emotion *of the context*
-    ("my cat is sick": sadness), not the intent of the reply (caring), so it may shade a score but
-    must not decide the first place.
+    The Suggester scores and lays out its list the same way, exact value included, whenever it has
+    *reply* intents (the intents a trained IGSR head predicts for the sticker the user answers with,
+    learned from their own sends): `Suggester._exact_scores` computes these terms from the app's
+    signals. Without one it keeps `diverse_order`: the GoEmotions head reads the emotion *of the
+    context* ("my cat is sick": sadness), not the intent of the reply (caring), so it may shade a
+    score but must not decide the first place.
     """
 
     slots: int = 5

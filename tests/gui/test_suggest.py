@@ -103,7 +103,7 @@ def test_warm_up_prepares_the_first_suggestion_in_a_worker(stocked, window, qtbo
     job.finished.connect(took.append)
     with qtbot.waitSignal(job.done, timeout=900_000):
         pass
-    assert took and set(took[0]) == {"library", "embedder", "models", "memory bank", "habits"}
+    assert took and set(took[0]) == {"library", "embedder", "models", "learned match", "memory bank", "habits"}
     sug = panel._get_suggester()
     assert sug._lib is not None and len(sug._lib.ids) > 0
     assert any(key.startswith("preference:") for key in sug._lib.extras)  # the habits are built
