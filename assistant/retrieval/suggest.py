@@ -421,8 +421,10 @@ class Suggester:
             log.warning("memory retrieval failed, suggesting without memories: %s", exc)
             return []
 
-    def _extra(self, key: str, build):
-        lib = self.library()
+    def _extra(self, key: str, build, lib: _Library | None = None):
+        """A model kept with the library state `lib` (the current one when not given: a caller that
+        holds it passes it, as reading the catalog's version costs a few milliseconds each time)."""
+        lib = lib or self.library()
         with self._lock:
             if key not in lib.extras:
                 try:
@@ -434,15 +436,15 @@ class Suggester:
                     lib.extras[key] = None
             return lib.extras[key]
 
-    def _igsr(self):
+    def _igsr(self, lib: _Library | None = None):
         def build():
             from assistant.ml import igsr
 
             return igsr.load_scorer(self.app)
 
-        return self._extra("igsr", build)
+        return self._extra("igsr", build, lib)
 
-    def _intent_head(self):
+    def _intent_head(self, lib: _Library | None = None):
         def build():
             from assistant.ml import intent
 
@@ -452,15 +454,15 @@ class Suggester:
                 return None
             return intent.IntentHead.load(self.app)
 
-        return self._extra("intent", build)
+        return self._extra("intent", build, lib)
 
-    def _preference(self, me: str | None):
+    def _preference(self, me: str | None, lib: _Library | None = None):
         def build():
             from assistant.ml.preference import PreferenceMemory
 
             return PreferenceMemory.from_catalog(self.app, me)
 
-        return self._extra(f"preference:{me}", build)
+        return self._extra(f"preference:{me}", build, lib)
 
     # --- scoring ------------------------------------------------------------------------------
     def _score(self, lib: _Library, qvec: np.ndarray, ctx_text: str, utterances: list[Utterance],
@@ -495,7 +497,7 @@ class Suggester:
 
         # Preference memory (PESRS): the user's own past context -> sticker choices.
         pref_scores = pref_mass = None
-        pref = self._preference(me)
+        pref = self._preference(me, lib)
         if pref is not None and len(pref) > 0:
             now = time.time()
             weights = pref.read(qvec, now=now)  # {sticker_id: attention mass}, sums to 1
@@ -545,14 +547,14 @@ class Suggester:
                 signals["image"] = self._pool_cosines(STICKER_IMAGES, pool, notes["clip_vec"])
 
         probs: dict[str, float] = {}
-        igsr = self._igsr()
+        igsr = self._igsr(lib)
         if igsr is not None:
             q = igsr.query_vectors(qvec[None, :], self._memory_vector(memories))[0]
             signals["igsr"] = np.asarray(igsr.scores(q, pool), dtype=np.float64)
             probs = q.intent
             if q.intent:
                 notes["reply_intents"] = dict(q.intent)
-        head = self._intent_head()
+        head = self._intent_head(lib)
         if head is not None:
             # The dedicated head reads intents best: both its views (the e5 vector already computed,
             # and the words), each label scaled by its tuned threshold and normalised to sum to 1.
