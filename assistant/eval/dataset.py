@@ -208,7 +208,7 @@ def from_history(app, me: str | None = None, test_frac: float = 0.2, context_tur
     from assistant.chats.sessions import context_before, sticker_sends
 
     conn = app.catalog.conn
-    stickers = [BenchSticker(id=str(s.id), image=s.path, text=s.ocr_text or "", emoji=s.emoji, intent=s.intent,
+    stickers = [BenchSticker(id=str(s.id), image=s.path, text=s.ocr_text or "", emoji=s.emoji, intent=_intent(s),
                              style=s.style, tags=list(s.tags), description=s.description or "")
                 for s in app.catalog.stickers(stickers_dir=app.config.stickers_dir)]
     samples: list[Sample] = []
@@ -230,3 +230,11 @@ def from_history(app, me: str | None = None, test_frac: float = 0.2, context_tur
     for s in samples:
         s.intent = by_intent.get(s.sticker)
     return Dataset(name="history", stickers=stickers, samples=samples)
+
+
+def _intent(sticker) -> str | None:
+    """A sticker's intent as the app reads it: its label, else its emoji's (ml/emoji_intents.py), so a
+    sticker the user never labelled still counts by intent, as the IGSR head was trained on it."""
+    from assistant.ml.emoji_intents import intent_for_emoji
+
+    return sticker.intent or intent_for_emoji(sticker.emoji)

@@ -149,9 +149,14 @@ def exact_features(fi, i: int, usage: np.ndarray, intent_weights: dict[str, floa
 
 
 def fit_exact_weights(folds: list, intent_weights: dict[str, float],
-                      base: SlotLayout = DEFAULT_LAYOUT) -> SlotLayout:
+                      base: SlotLayout = DEFAULT_LAYOUT, prior: float = 0.0) -> SlotLayout:
     """Maximum-likelihood weights of the exact-sticker score (softmax over the pool, the held-out
-    gold sticker as the target, all folds pooled), with log P(intent) as one more feature."""
+    gold sticker as the target, all folds pooled), with log P(intent) as one more feature.
+
+    ``prior`` > 0 makes it the MAP fit under a Gaussian prior centred on `base`'s weights, with
+    precision ``prior`` per weight (summed log-likelihood + prior/2 · ‖w − base‖²): a user's own
+    history of a few dozen later sends (ml/calibration.py) moves the weights only as far as it can
+    tell, and none of them when it is silent."""
     import torch
     from torch.nn import functional as F
 
@@ -166,12 +171,15 @@ def fit_exact_weights(folds: list, intent_weights: dict[str, float],
             gold.append(int(g))
     x = torch.tensor(np.stack(feats), dtype=torch.float32)
     y = torch.tensor(gold)
-    w = torch.zeros(x.shape[-1], requires_grad=True)
+    w0 = torch.tensor([float(getattr(base, name)) for name in EXACT_FEATURES])
+    w = (w0.clone() if prior > 0 else torch.zeros(x.shape[-1])).requires_grad_(True)
     opt = torch.optim.LBFGS([w], max_iter=300)
 
     def closure():
         opt.zero_grad()
         loss = F.cross_entropy(x @ w, y)
+        if prior > 0:  # the mean log-likelihood's scale: the prior's pull per sample
+            loss = loss + 0.5 * prior * ((w - w0) ** 2).sum() / len(y)
         loss.backward()
         return loss
 

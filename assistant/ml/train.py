@@ -255,7 +255,9 @@ def history_training_data(app, me: str | None = None) -> tuple[TrainData, str, l
 
 def train_on_history(app, opts: TrainOptions, me: str | None = None, progress: Progress = no_progress,
                      resume_path: Path | None = None, resume: bool = False) -> tuple[TrainResult, TrainData]:
-    """IGSR on the user's own sends (→ the Suggester's scorer) and the preference memory's parameters."""
+    """IGSR on the user's own sends (→ the Suggester's scorer), the preference memory's parameters and
+    the exact-sticker score's weights (ml/calibration.py: what it did is in ``meta["exact_score"]``)."""
+    from assistant.ml import calibration
     from assistant.ml.features import embedder_tag
     from assistant.ml.preference import PreferenceMemory, fit_params, save_params
 
@@ -270,4 +272,5 @@ def train_on_history(app, opts: TrainOptions, me: str | None = None, progress: P
         params = fit_params(mem.keys, mem.values, seed=opts.seed, base=mem.params)
         params.meta = {"seed": opts.seed, "slots": len(mem)}
         save_params(app, params)
+    res.meta["exact_score"] = calibration.fit_on_history(app, opts, me, progress)
     return res, data

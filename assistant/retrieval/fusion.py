@@ -208,7 +208,8 @@ class SlotLayout:
     The Suggester scores and lays out its list the same way, exact value included, whenever it has
     *reply* intents (the intents a trained IGSR head predicts for the sticker the user answers with,
     learned from their own sends): `Suggester._exact_scores` computes these terms from the app's
-    signals. Without one it keeps `diverse_order`: the GoEmotions head reads the emotion *of the
+    signals, with the weights `train --from-history` refits on the user's own latest sends when there
+    are enough of them (ml/calibration.py). Without one it keeps `diverse_order`: the GoEmotions head reads the emotion *of the
     context* ("my cat is sick": sadness), not the intent of the reply (caring), so it may shade a
     score but must not decide the first place.
     """

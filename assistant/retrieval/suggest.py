@@ -161,7 +161,7 @@ class Suggester:
         reply = notes.get("reply_intents")
         if not reply:
             return diverse_order(scores, intents, n, self.weights)
-        layout = self.layout
+        layout = notes.get("layout", self.layout)
         order = intent_slot_order(scores, intents, reply, layout.slots, max(layout.joint, n - layout.slots),
                                   intent_weight=layout.intent, exact_value=layout.exact_value)
         return [int(j) for j in order[:n]]
@@ -575,12 +575,24 @@ class Suggester:
         notes["text_z"] = standardise(signals["text"], self.weights.min_spread.get("text", 0.0))
         notes["intents"] = [lib.intents[r] for r in rows]
         if notes.get("reply_intents"):
+            notes["layout"] = layout = self._active_layout(lib)
             notes["exact"] = self._exact_scores(lib, rows, signals, None if pref_mass is None else pref_mass[rows],
-                                                ctx_text)
+                                                ctx_text, layout)
         return pool, signals, notes
 
+    def _active_layout(self, lib: _Library) -> SlotLayout:
+        """`self.layout` with the exact-score weights `train` fitted on this user's history
+        (ml/calibration.py), re-read when that file changes."""
+        from assistant.ml import calibration
+
+        try:
+            stamp = calibration.path(self.app).stat().st_mtime_ns
+        except OSError:
+            return self.layout
+        return self._extra(f"layout:{stamp}", lambda: calibration.load_layout(self.app, self.layout), lib)
+
     def _exact_scores(self, lib: _Library, rows: np.ndarray, signals: dict[str, np.ndarray],
-                      memory: np.ndarray | None, ctx_text: str) -> np.ndarray:
+                      memory: np.ndarray | None, ctx_text: str, layout: SlotLayout) -> np.ndarray:
         """"Is this the sticker the user sends now", scored over the pool as the evaluation's fused
         default scores it (`fusion.exact_scores` with `SlotLayout`'s fitted weights): the IGSR match,
         the user's send counts, the preference memory's raw read, the context against the text of
@@ -592,8 +604,8 @@ class Suggester:
         score in this layout found half the exact stickers the exact score finds (R@10 3.7 against
         8.0, mAP 37.5 against 41.1; the intents alike). Two signals the benchmark has no data for
         add on top: CLIP's picture match, weighted as the learned match (it is the same kind of
-        evidence), and a favourite, `FAVOURITE_LOG_ODDS`."""
-        layout = self.layout
+        evidence), and a favourite, `FAVOURITE_LOG_ODDS`. `layout`'s weights are msairs' or, after
+        `train`, this user's own (`_active_layout`)."""
         words = [(lib.stickers[int(lib.ids[r])].ocr_text or lib.stickers[int(lib.ids[r])].emoji or "").strip()
                  for r in rows]
         has_words = np.array([bool(w) for w in words])

@@ -192,6 +192,15 @@ def test_fitted_exact_weights_follow_the_evidence():
     bm25[np.arange(n), gold] += 4.0
     w = fit_exact_weights([fold(gold.tolist(), ["1", "2"], rng.normal(size=(n, pool)), bm25)], {"head": 1.0})
     assert w.lexical > 1.0 and abs(w.match) < 0.5 and abs(w.words) < 0.5
+    # The MAP fit (a user's short history, ml/calibration.py): the prior holds the weights near the
+    # base in proportion to its precision, and lets the evidence through as the precision falls.
+    base = SlotLayout()
+    words_fold = [fold(gold.tolist(), ["1", "2"], rng.normal(size=(n, pool)), bm25)]
+    held = fit_exact_weights(words_fold, {"head": 1.0}, base, prior=1e6)
+    assert all(abs(getattr(held, k) - getattr(base, k)) <= 0.01 for k in ("match", "prior", "seen", "lexical", "intent"))
+    loose = fit_exact_weights(words_fold, {"head": 1.0}, base, prior=1.0)
+    mid = fit_exact_weights(words_fold, {"head": 1.0}, base, prior=60.0)
+    assert base.lexical < mid.lexical < loose.lexical and loose.lexical > 1.0
 
 
 def test_exact_scores_add_the_words_on_the_sticker():

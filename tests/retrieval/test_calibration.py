@@ -1,0 +1,79 @@
+"""The exact-sticker score's weights fitted on the user's own history (ml/calibration.py), end to end:
+a real catalog and chat history, real e5, the real IGSR training, the Suggester reading the result."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.ml import calibration
+from assistant.retrieval.fusion import DEFAULT_LAYOUT
+
+
+@pytest.fixture(scope="module")
+def random_habits(tmp_path_factory):
+    """200 stickers and 200 sends by "Alex", each sticker drawn at random whatever was said before
+    (tests/benchmarks/bench_suggest.build_library): a history in which the conversation says nothing
+    about the sticker sent, only how often each one was sent before does."""
+    from tests.benchmarks.bench_suggest import build_library
+
+    d = tmp_path_factory.mktemp("habits") / "data"
+    build_library(d, n=200, sends=200, seed=3)
+    return d
+
+
+def test_train_fits_the_weights_on_the_latest_sends_and_the_suggester_uses_them(random_habits, tmp_path):
+    import shutil
+
+    from assistant.app import App
+    from assistant.commands.train import _exact_line
+    from assistant.domain import Utterance
+    from assistant.ml import igsr
+    from assistant.ml.train import TrainOptions, save_result, train_on_history
+    from assistant.retrieval.suggest import Suggester
+
+    d = tmp_path / "data"
+    shutil.copytree(random_habits, d)
+    app = App(data_dir=d)
+    try:
+        result, _ = train_on_history(app, TrainOptions(epochs=15, seed=0), me="Alex")
+        save_result(igsr.checkpoint_path(app), result)
+        info = result.meta["exact_score"]
+        assert "fitted" in info, info
+        assert info["held_out"] == 40 and info["sends"] == 200
+        saved = json.loads(calibration.path(app).read_text(encoding="utf-8"))
+        assert saved["fitted"] == info["fitted"]
+        fitted = info["fitted"]
+        # Nothing said before a send points at the sticker: the held-out sends pull the weight of the
+        # content match and of the reply intent down from msairs' (where both carry evidence).
+        assert fitted["match"] < DEFAULT_LAYOUT.match and fitted["intent"] < DEFAULT_LAYOUT.intent - 0.3, fitted
+        assert _exact_line(info).startswith("exact-score weights fitted on your latest 40 sends: ")
+
+        sug = Suggester(app)
+        out = sug.suggest([Utterance("Sam", "thanks for the dinner last night")], k=5, me="Alex")
+        assert out and sug.last_reply_intents
+        layout = sug._active_layout(sug.library())
+        assert {k: getattr(layout, k) for k in fitted} == fitted
+        assert (layout.exact_value, layout.slots, layout.joint) == (DEFAULT_LAYOUT.exact_value, DEFAULT_LAYOUT.slots,
+                                                                    DEFAULT_LAYOUT.joint)
+
+        # A damaged file is no reason to stop suggesting: the defaults come back, and the log says why.
+        calibration.path(app).write_text("{not json", encoding="utf-8")
+        assert sug._active_layout(sug.library()) == DEFAULT_LAYOUT
+        assert sug.suggest([Utterance("Sam", "see you at the party")], k=5, me="Alex")
+    finally:
+        app.close()
+
+
+def test_a_short_history_keeps_the_defaults_and_says_why(demo_app):
+    from assistant.commands.train import _exact_line
+    from assistant.ml.train import TrainOptions, train_on_history
+
+    demo_app.override("clip", None)
+    result, _ = train_on_history(demo_app, TrainOptions(epochs=5, batch=8, seed=0))
+    info = result.meta["exact_score"]
+    assert "skipped" in info and f"{calibration.MIN_HELD_OUT} needed" in info["skipped"]
+    assert not calibration.path(demo_app).exists()
+    assert calibration.load_layout(demo_app) == DEFAULT_LAYOUT
+    assert _exact_line(info).startswith("exact-score weights: not fitted (")
