@@ -46,22 +46,50 @@ def _eval(app, args) -> int:
         return 1
     device = pick_device(app.config.settings.device)
     bar = TerminalProgress("eval:")
+    opts = TrainOptions(epochs=args.epochs, seed=args.seed, device=device if device == "cuda" else "cpu")
     try:
+        extra, calibration_note = _app_rows(app, ds, opts, bar) if args.from_history else ({}, None)
         results, f, notes = run_benchmark(ds, app.embedder, store_for(app), split=args.split, seed=args.seed,
-                                          opts=TrainOptions(epochs=args.epochs, seed=args.seed,
-                                                            device=device if device == "cuda" else "cpu"),
-                                          clip=app.clip, progress=bar)
+                                          opts=opts, clip=app.clip, progress=bar, extra_fused=extra)
     except ValueError as exc:
         bar.close()
         print(f"error: {exc}")
         return 1
     bar.close()
+    if calibration_note:
+        notes.append(calibration_note)
     title = f"{ds.name}: {f.split} ({len(f.eval_gold)} samples, {len(f.pool_ids)} stickers; seed {args.seed})"
     text = report(results, title, notes)
     print(text)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")
     return 0
+
+
+APP_DEFAULT = "the app's ranking, default weights"
+APP_FITTED = "the app's ranking, weights fitted on your earlier sends"
+
+
+def _app_rows(app, ds, opts, progress) -> tuple[dict, str | None]:
+    """Rows for `eval --from-history`: the Suggester's ranking (the fused default's inputs with the
+    trained head's reply intents alone) under the default exact-score weights and under weights
+    fitted as `train` fits them (ml/calibration.py), but on the training split only: the test sends
+    stay unseen, so the two rows say whether fitting the weights on your history helps you."""
+    from assistant.eval.dataset import DatasetError
+    from assistant.ml import calibration
+    from assistant.ml.features import store_for
+    from assistant.retrieval.fusion import DEFAULT_LAYOUT
+
+    rows = {APP_DEFAULT: (DEFAULT_LAYOUT, calibration.APP_INTENTS)}
+    try:
+        layout, info = calibration.fit_layout(ds, app.embedder, store_for(app), opts, progress)
+    except (DatasetError, ValueError) as exc:
+        return rows, f"{APP_FITTED}: not run ({exc})"
+    if layout is None:
+        return rows, f"{APP_FITTED}: not run ({info['skipped']})"
+    rows[APP_FITTED] = (layout, calibration.APP_INTENTS)
+    return rows, (f"{APP_FITTED}: fitted on the latest {info['held_out']} of the {info['sends']} training sends, "
+                  "the models trained on the ones before")
 
 
 def _eval_intent(app, args) -> int:

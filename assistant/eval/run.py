@@ -331,11 +331,13 @@ def fused_rows(fi: FusedInputs, layout: SlotLayout = DEFAULT_LAYOUT,
                      for i in range(len(f.eval_gold))])
 
 
-def _model_rows(f: BenchFeatures, opts: TrainOptions, seed: int, want, progress: Progress) -> dict[str, np.ndarray]:
-    """IGSR and its ablations, the preference memory and the fused default."""
+def _model_rows(f: BenchFeatures, opts: TrainOptions, seed: int, want, progress: Progress,
+                extra_fused: dict[str, tuple[SlotLayout, dict]] | None = None) -> dict[str, np.ndarray]:
+    """IGSR and its ablations, the preference memory and the fused default (and `extra_fused`: more
+    rows of the fused default's inputs under other weights and intent mixes)."""
     rows: dict[str, np.ndarray] = {}
     need = [v for v in ("IGSR", "IGSR w/o memory", "IGSR w/o intent") if want(v)]
-    if want("fused default") and "IGSR" not in need:
+    if (want("fused default") or extra_fused) and "IGSR" not in need:
         need.append("IGSR")
     ensembles = train_variants(f, opts, progress, variants=need)
     igsr = None
@@ -352,15 +354,21 @@ def _model_rows(f: BenchFeatures, opts: TrainOptions, seed: int, want, progress:
     reads = memory_reads(f, preference_memory(f, seed=seed))
     if want("preference memory"):
         rows["preference memory"] = reads[0]
-    if want("fused default") and igsr is not None:
-        rows["fused default"] = fused_rows(fused_inputs(f, *igsr, reads, seed))
+    if (want("fused default") or extra_fused) and igsr is not None:
+        fi = fused_inputs(f, *igsr, reads, seed)
+        if want("fused default"):
+            rows["fused default"] = fused_rows(fi)
+        for name, (layout, mix) in (extra_fused or {}).items():
+            rows[name] = fused_rows(fi, layout, mix)
     return rows
 
 
 def run_benchmark(ds: Dataset, embedder, store: FeatureStore, split: str | None = None, seed: int = 0,
                   opts: TrainOptions | None = None, clip=None, progress: Progress = no_progress,
-                  methods: list[str] | None = None) -> tuple[dict[str, dict[str, float]], BenchFeatures, list[str]]:
-    """All methods on one split; returns (method → metrics, features, notes)."""
+                  methods: list[str] | None = None, extra_fused: dict[str, tuple[SlotLayout, dict]] | None = None
+                  ) -> tuple[dict[str, dict[str, float]], BenchFeatures, list[str]]:
+    """All methods on one split; returns (method → metrics, features, notes). `extra_fused`: more
+    rows, name → (layout, intent mix), of the fused default's inputs."""
     opts = opts or TrainOptions(seed=seed)
     f = build_features(ds, embedder, store, split, progress)
     n, npool = len(f.eval_gold), len(f.pool_ids)
@@ -397,11 +405,12 @@ def run_benchmark(ds: Dataset, embedder, store: FeatureStore, split: str | None 
             notes.append("CLIP zero-shot: not run (no CLIP weights installed or the dataset has no images)")
     if want("kNN (training contexts)"):
         rows["kNN (training contexts)"] = baselines.knn_scores(f.eval_ctx, f.train_ctx, f.train_stickers, pool_index)
-    need_models = methods is None or any(m.startswith("IGSR") or m in ("preference memory", "fused default")
-                                         for m in methods)
+    need_models = extra_fused or methods is None or any(m.startswith("IGSR") or m in ("preference memory",
+                                                                                          "fused default")
+                                                        for m in methods)
     if need_models:
         with torch_threads(1):
-            rows.update(_model_rows(f, opts, seed, want, progress))
+            rows.update(_model_rows(f, opts, seed, want, progress, extra_fused))
         if "IGSR w/o memory" in rows and not f.train_mem.any() and not f.eval_mem.any():
             notes.append("IGSR w/o memory: this dataset has no memories (no earlier sessions), so the memory "
                          "input is empty and the row equals IGSR")

@@ -39,31 +39,50 @@ def path(app) -> Path:
     return Path(app.config.heads_dir) / FILE_NAME
 
 
-def fit_on_history(app, opts, me: str | None = None, progress: Progress = no_progress) -> dict:
-    """Fit and save the weights; returns what was done (``fitted`` or ``skipped`` with the reason)."""
+APP_INTENTS = {"head": 1.0}  # the Suggester's reply intents: the trained IGSR head's alone
+
+
+def fit_layout(ds, embedder, store, opts, progress: Progress = no_progress) -> tuple[SlotLayout | None, dict]:
+    """The weights fitted on `ds`'s "train" samples (in time order, as `eval.dataset.from_history`
+    gives them): the models learn from the earlier ones, the fit reads the latest `HELD_OUT_FRAC`.
+    Returns (layout, what was done) or (None, ``{"skipped": reason}``); `ds` is not changed."""
+    import copy
+
     from assistant.eval import tune
+    from assistant.eval.dataset import Dataset
+
+    train = [s for s in ds.samples if s.split == "train"]
+    n_held = int(round(len(train) * HELD_OUT_FRAC))
+    if n_held < MIN_HELD_OUT:
+        return None, {"skipped": f"{n_held} later sends to fit the exact-score weights on, {MIN_HELD_OUT} needed: "
+                                 "the defaults stay"}
+    samples = [copy.copy(s) for s in train]
+    cut = len(samples) - n_held
+    for i, s in enumerate(samples):
+        s.split = "train" if i < cut else ("valid" if i >= len(samples) - MAX_HELD_OUT else "unused")
+    part = Dataset(name=f"{ds.name}:calibration", stickers=ds.stickers, samples=samples, sessions=ds.sessions,
+                   root=ds.root)
+    fi = tune.fold_inputs(part, embedder, store, opts, seeds=1, progress=progress)  # evaluates "valid"
+    layout = tune.fit_exact_weights([fi], APP_INTENTS, DEFAULT_LAYOUT, prior=PRIOR)
+    info = {"fitted": {name: getattr(layout, name) for name in tune.EXACT_FEATURES},
+            "defaults": {name: getattr(DEFAULT_LAYOUT, name) for name in tune.EXACT_FEATURES},
+            "held_out": min(n_held, MAX_HELD_OUT), "sends": len(train), "prior": PRIOR, "seed": opts.seed}
+    return layout, info
+
+
+def fit_on_history(app, opts, me: str | None = None, progress: Progress = no_progress) -> dict:
+    """Fit the weights on the user's whole history and save them; returns what was done (``fitted``
+    or ``skipped`` with the reason)."""
     from assistant.eval.dataset import DatasetError, from_history
     from assistant.ml.features import store_for
 
     try:
-        ds = from_history(app, me=me, test_frac=HELD_OUT_FRAC, min_samples=4)
+        ds = from_history(app, me=me, test_frac=0.0, min_samples=4)
     except DatasetError as exc:
         return {"skipped": str(exc)}
-    held = [s for s in ds.samples if s.split == "test"]
-    if len(held) < MIN_HELD_OUT:
-        return {"skipped": f"{len(held)} later sends to fit the exact-score weights on, {MIN_HELD_OUT} needed: "
-                           "the defaults stay"}
-    for s in held[:-MAX_HELD_OUT]:
-        s.split = "unused"
-    for s in held[-MAX_HELD_OUT:]:
-        s.split = "valid"  # tune.fold_inputs evaluates "valid"
-    fi = tune.fold_inputs(ds, app.embedder, store_for(app), opts, seeds=1, progress=progress)
-    layout = tune.fit_exact_weights([fi], {"head": 1.0}, DEFAULT_LAYOUT, prior=PRIOR)
-    weights = {name: getattr(layout, name) for name in tune.EXACT_FEATURES}
-    info = {"fitted": weights, "defaults": {name: getattr(DEFAULT_LAYOUT, name) for name in tune.EXACT_FEATURES},
-            "held_out": min(len(held), MAX_HELD_OUT), "sends": len(ds.samples), "prior": PRIOR, "seed": opts.seed,
-            "me": me, "fitted_at": time.time()}
-    save(app, info)
+    layout, info = fit_layout(ds, app.embedder, store_for(app), opts, progress)
+    if layout is not None:
+        save(app, {**info, "me": me, "fitted_at": time.time()})
     return info
 
 

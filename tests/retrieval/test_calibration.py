@@ -77,3 +77,41 @@ def test_a_short_history_keeps_the_defaults_and_says_why(demo_app):
     assert not calibration.path(demo_app).exists()
     assert calibration.load_layout(demo_app) == DEFAULT_LAYOUT
     assert _exact_line(info).startswith("exact-score weights: not fitted (")
+
+
+def test_eval_from_history_shows_the_app_ranking_with_default_and_fitted_weights(random_habits, capsys):
+    """`eval --from-history` adds the app's ranking under both weights; the fitted one is fitted inside
+    the training split, so the reported (latest) sends are never seen by the fit."""
+    from assistant.app import App
+    from assistant.cli import main
+    from assistant.commands.evaluate import APP_DEFAULT, APP_FITTED
+    from assistant.eval.dataset import from_history
+    from assistant.ml.features import store_for
+    from assistant.ml.train import TrainOptions
+
+    assert main(["--data-dir", str(random_habits), "eval", "--from-history", "--me", "Alex", "--epochs", "8"]) == 0
+    out = capsys.readouterr().out
+    assert f"| {APP_DEFAULT} |" in out and f"| {APP_FITTED} |" in out, out
+    assert f"{APP_FITTED}: fitted on the latest 32 of the 160 training sends" in out
+
+    app = App(data_dir=random_habits)
+    try:
+        ds = from_history(app, me="Alex")
+        before = [(s.id, s.split) for s in ds.samples]
+        layout, info = calibration.fit_layout(ds, app.embedder, store_for(app), TrainOptions(epochs=8, seed=0))
+        assert layout is not None and info["sends"] == 160 and info["held_out"] == 32
+        assert [(s.id, s.split) for s in ds.samples] == before  # the dataset is left as it was
+    finally:
+        app.close()
+
+
+def test_a_sticker_without_an_intent_is_labelled_by_its_emoji_in_the_history_dataset(demo_app):
+    from assistant.eval.dataset import from_history
+    from assistant.ml.emoji_intents import intent_for_emoji
+
+    with demo_app.catalog.transaction() as conn:
+        conn.execute("UPDATE stickers SET intent=NULL")
+    ds = from_history(demo_app, test_frac=0.0, min_samples=4)
+    by_emoji = [s for s in ds.stickers if intent_for_emoji(s.emoji)]
+    assert by_emoji and all(s.intent == intent_for_emoji(s.emoji) for s in by_emoji)
+    assert any(s.intent for s in ds.samples)  # the samples take their sticker's intent
