@@ -76,17 +76,10 @@ def _train(app, args) -> int:
     print(f"saved {out}")
     exact = result.meta.get("exact_score")
     if exact:
-        print(_exact_line(exact))
+        from assistant.ml.calibration import describe
+
+        print(describe(exact))
     return 0
-
-
-def _exact_line(info: dict) -> str:
-    """What `train --from-history` did with the exact-score weights (ml/calibration.py), in one line."""
-    if "skipped" in info:
-        return f"exact-score weights: not fitted ({info['skipped']})"
-    moved = ", ".join(f"{name} {info['defaults'][name]:.2f} → {value:.2f}" for name, value in info["fitted"].items()
-                      if abs(value - info["defaults"][name]) >= 0.05) or "all within 0.05 of the defaults"
-    return f"exact-score weights fitted on your latest {info['held_out']} sends: {moved}"
 
 
 def _train_intent(app, args, bar) -> int:

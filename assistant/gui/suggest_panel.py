@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
 from assistant.domain import Suggestion
 from assistant.gui.animation import GridAnimator
 from assistant.gui.thumbs import ThumbnailCache, load_image, plain_tooltip
+from assistant.gui.train_action import TrainAction
 from assistant.gui.workers import Job, JobRunner
 
 log = logging.getLogger(__name__)
@@ -219,6 +220,12 @@ class SuggestPanel(QWidget):
         row.addWidget(self.watch)
         row.addWidget(self.status, 1)
         layout.addLayout(row)
+        self.trainer: TrainAction | None = None
+        if not compact:  # the compact panel is for picking, not for training
+            self.trainer = TrainAction(app_core, runner, self.me.currentData, self)
+            self.trainer.trained.connect(self._trained)
+            row.addWidget(self.trainer.button)
+            layout.addWidget(self.trainer)
 
         self.grid = SuggestionGrid(app_core, icon)
         self.animator = GridAnimator(self.grid, icon)
@@ -299,6 +306,13 @@ class SuggestPanel(QWidget):
 
         self._warming = self.runner.start("Preparing suggestions", run)
         return self._warming
+
+    def _trained(self, result) -> None:
+        """A new head was saved: rebuild the Suggester's state and warm it, then suggest again."""
+        self._get_suggester().invalidate()
+        self.warm_up()
+        if self.paste.toPlainText().strip():
+            self.suggest_now()
 
     def suggest_now(self) -> Job | None:
         text = self.paste.toPlainText().strip()

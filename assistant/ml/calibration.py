@@ -86,6 +86,15 @@ def fit_on_history(app, opts, me: str | None = None, progress: Progress = no_pro
     return info
 
 
+def describe(info: dict) -> str:
+    """What the fit did, in one line (the train command and the window print it)."""
+    if "skipped" in info:
+        return f"exact-score weights: not fitted ({info['skipped']})"
+    moved = ", ".join(f"{name} {info['defaults'][name]:.2f} → {value:.2f}" for name, value in info["fitted"].items()
+                      if abs(value - info["defaults"][name]) >= 0.05) or "all within 0.05 of the defaults"
+    return f"exact-score weights fitted on your latest {info['held_out']} sends: {moved}"
+
+
 def save(app, info: dict) -> None:
     """Written whole to a temporary file, then renamed over the old one: never half a file."""
     p = path(app)

@@ -253,6 +253,27 @@ def history_training_data(app, me: str | None = None) -> tuple[TrainData, str, l
     return data, backbone, list(LABELS)
 
 
+def train_history_and_save(app, opts: TrainOptions, me: str | None = None, progress: Progress = no_progress,
+                           cancel: CancelToken | None = None) -> tuple[TrainResult, TrainData]:
+    """`train_on_history`, then the checkpoint where the Suggester looks for it (the window's "Learn
+    from my chats"). ``cancel`` is checked at every progress report. Cancelled while the IGSR head
+    trains, nothing is saved; cancelled while the exact-score weights are fitted, the preference
+    memory's refitted parameters are kept (they were complete) and the checkpoint is the old one."""
+    from assistant.ml.igsr import checkpoint_path
+
+    def checked(done: int, total: int, what: str) -> None:
+        if cancel is not None:
+            cancel.check()
+        progress(done, total, what)
+
+    out = checkpoint_path(app)
+    resume_path = out.with_suffix(".resume.pt")
+    result, data = train_on_history(app, opts, me, checked, resume_path=resume_path)
+    save_result(out, result)
+    resume_path.unlink(missing_ok=True)
+    return result, data
+
+
 def train_on_history(app, opts: TrainOptions, me: str | None = None, progress: Progress = no_progress,
                      resume_path: Path | None = None, resume: bool = False) -> tuple[TrainResult, TrainData]:
     """IGSR on the user's own sends (→ the Suggester's scorer), the preference memory's parameters and

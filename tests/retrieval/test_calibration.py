@@ -27,7 +27,6 @@ def test_train_fits_the_weights_on_the_latest_sends_and_the_suggester_uses_them(
     import shutil
 
     from assistant.app import App
-    from assistant.commands.train import _exact_line
     from assistant.domain import Utterance
     from assistant.ml import igsr
     from assistant.ml.train import TrainOptions, save_result, train_on_history
@@ -48,7 +47,7 @@ def test_train_fits_the_weights_on_the_latest_sends_and_the_suggester_uses_them(
         # Nothing said before a send points at the sticker: the held-out sends pull the weight of the
         # content match and of the reply intent down from msairs' (where both carry evidence).
         assert fitted["match"] < DEFAULT_LAYOUT.match and fitted["intent"] < DEFAULT_LAYOUT.intent - 0.3, fitted
-        assert _exact_line(info).startswith("exact-score weights fitted on your latest 40 sends: ")
+        assert calibration.describe(info).startswith("exact-score weights fitted on your latest 40 sends: ")
 
         sug = Suggester(app)
         out = sug.suggest([Utterance("Sam", "thanks for the dinner last night")], k=5, me="Alex")
@@ -67,7 +66,6 @@ def test_train_fits_the_weights_on_the_latest_sends_and_the_suggester_uses_them(
 
 
 def test_a_short_history_keeps_the_defaults_and_says_why(demo_app):
-    from assistant.commands.train import _exact_line
     from assistant.ml.train import TrainOptions, train_on_history
 
     demo_app.override("clip", None)
@@ -76,7 +74,7 @@ def test_a_short_history_keeps_the_defaults_and_says_why(demo_app):
     assert "skipped" in info and f"{calibration.MIN_HELD_OUT} needed" in info["skipped"]
     assert not calibration.path(demo_app).exists()
     assert calibration.load_layout(demo_app) == DEFAULT_LAYOUT
-    assert _exact_line(info).startswith("exact-score weights: not fitted (")
+    assert calibration.describe(info).startswith("exact-score weights: not fitted (")
 
 
 def test_eval_from_history_shows_the_app_ranking_with_default_and_fitted_weights(random_habits, capsys):
