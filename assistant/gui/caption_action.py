@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QMessageBox, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QMenu, QMessageBox, QPushButton, QWidget
 
 from assistant.domain import Sticker
+from assistant.gui.job_row import JobRow
 from assistant.gui.workers import Job, JobRunner
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def report_text(report) -> str:
     return text
 
 
-class CaptionAction(QWidget):
+class CaptionAction(JobRow):
     """The Descriptions menu button (placed by the Library view, its two actions added to the view for
     the shortcut) and a progress row (this widget, hidden when idle).
 
@@ -56,7 +57,8 @@ class CaptionAction(QWidget):
 
     def __init__(self, app_core, runner: JobRunner, selected: Callable[[], list[Sticker]],
                  open_settings: Callable[[], None], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("Description progress", "Cancel writing descriptions", "Description status",
+                         "Dismiss the description report", parent)
         self.app_core = app_core
         self.runner = runner
         self.selected = selected
@@ -79,27 +81,9 @@ class CaptionAction(QWidget):
         menu.addAction(self.write_act)
         menu.addAction(self.redo_act)
         self.menu_btn.setMenu(menu)
-
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.progress = QProgressBar()
-        self.progress.setAccessibleName("Description progress")
         self.progress.setFormat("%v / %m")
-        row.addWidget(self.progress, 1)
-        self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.setAccessibleName("Cancel writing descriptions")
         self.cancel_btn.clicked.connect(self.cancel)
-        row.addWidget(self.cancel_btn)
-        self.status = QLabel("")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.status.setWordWrap(True)
-        self.status.setAccessibleName("Description status")
-        row.addWidget(self.status, 2)
-        self.close_btn = QPushButton("Dismiss")
-        self.close_btn.setAccessibleName("Dismiss the description report")
-        self.close_btn.clicked.connect(self.hide)
-        row.addWidget(self.close_btn)
-        self.hide()  # the owner calls update_buttons() once its selection exists
+        # hidden until a job starts; the owner calls update_buttons() once its selection exists
 
     # --- buttons -----------------------------------------------------------------------------------
     def update_buttons(self) -> None:
@@ -144,13 +128,7 @@ class CaptionAction(QWidget):
             return captions.caption(app_core, ids, redo=redo, progress=progress, cancel=cancel)
 
         self.job = job = self.runner.start("Writing descriptions", run)
-        self.progress.setRange(0, 0)  # busy until the first count arrives
-        self.progress.show()
-        self.cancel_btn.setEnabled(True)
-        self.cancel_btn.show()
-        self.close_btn.hide()
-        self.status.setText("Loading the describer…")
-        self.show()
+        self.begin("Loading the describer…")
         self.update_buttons()
         job.progress.connect(self._progress)
         job.finished.connect(self._finished)
@@ -167,8 +145,7 @@ class CaptionAction(QWidget):
 
     # --- job signals -------------------------------------------------------------------------------
     def _progress(self, done: int, total: int, what: str) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(done, max(total, 1)))
+        self.set_progress(done, total)
         if self.cancel_btn.isEnabled():
             self.status.setText(f"Writing descriptions: {done} of {total}" if total else
                                 "No sticker is waiting for a description.")
@@ -197,11 +174,7 @@ class CaptionAction(QWidget):
         self.update_buttons()
 
     def _show_report(self, text: str) -> None:
-        self.progress.hide()
-        self.cancel_btn.hide()
-        self.close_btn.show()
-        self.status.setText(text)
-        self.show()
+        self.report(text)
 
     def _show_unavailable(self, text: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, "No describer installed",

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QPushButton, QWidget
 
+from assistant.gui.job_row import JobRow
 from assistant.gui.workers import Job, JobRunner
 
 
@@ -33,14 +34,15 @@ def result_text(result, data) -> str:
     return text
 
 
-class TrainAction(QWidget):
+class TrainAction(JobRow):
     """The "Learn from my chats" button (the Suggest panel places it in its row) and a progress row
     (this widget, hidden when idle). `trained` is emitted after a training was saved."""
 
     trained = Signal(object)
 
     def __init__(self, app_core, runner: JobRunner, me: Callable[[], str | None], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("Learning progress", "Cancel learning from my chats", "Learning status",
+                         "Dismiss the learning report", parent)
         self.app_core = app_core
         self.runner = runner
         self.me = me
@@ -51,26 +53,7 @@ class TrainAction(QWidget):
         self.button.setToolTip("Train the suggestion model on every sticker you sent in the imported chats, "
                                "with the messages before it (seconds to a few minutes)")
         self.button.clicked.connect(self.start)
-
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.progress = QProgressBar()
-        self.progress.setAccessibleName("Learning progress")
-        row.addWidget(self.progress, 1)
-        self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.setAccessibleName("Cancel learning from my chats")
         self.cancel_btn.clicked.connect(self.cancel)
-        row.addWidget(self.cancel_btn)
-        self.status = QLabel("")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.status.setWordWrap(True)
-        self.status.setAccessibleName("Learning status")
-        row.addWidget(self.status, 2)
-        self.close_btn = QPushButton("Dismiss")
-        self.close_btn.setAccessibleName("Dismiss the learning report")
-        self.close_btn.clicked.connect(self.hide)
-        row.addWidget(self.close_btn)
-        self.hide()
 
     def start(self) -> Job | None:
         """Train on the history of the "Me" chosen in the panel. None while a training runs."""
@@ -88,17 +71,11 @@ class TrainAction(QWidget):
 
         self.job = job = self.runner.start("Learning from your chats", run)
         self.button.setEnabled(False)
-        self.progress.setRange(0, 0)
-        self.progress.show()
-        self.cancel_btn.setEnabled(True)
-        self.cancel_btn.show()
-        self.close_btn.hide()
-        self.status.setText("Reading the stickers you sent…")
-        self.show()
+        self.begin("Reading the stickers you sent…")
         job.progress.connect(self._progress)
         job.finished.connect(self._finished)
-        job.failed.connect(lambda message, details: self._report(f"Could not learn from your chats: {message}"))
-        job.cancelled.connect(lambda: self._report("Cancelled: the suggestion model is as it was."))
+        job.failed.connect(lambda message, details: self.report(f"Could not learn from your chats: {message}"))
+        job.cancelled.connect(lambda: self.report("Cancelled: the suggestion model is as it was."))
         job.done.connect(self._job_done)
         return job
 
@@ -109,8 +86,7 @@ class TrainAction(QWidget):
             self.status.setText("Cancelling…")
 
     def _progress(self, done: int, total: int, what: str) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(done, max(total, 1)))
+        self.set_progress(done, total)
         if self.cancel_btn.isEnabled():
             self.status.setText(what or "Learning…")
 
@@ -118,7 +94,7 @@ class TrainAction(QWidget):
         from assistant.ml.calibration import describe
 
         result, data = outcome
-        self._report(result_text(result, data))
+        self.report(result_text(result, data))
         exact = result.meta.get("exact_score")
         self.status.setToolTip(describe(exact) if exact else "")
         self.trained.emit(result)
@@ -126,10 +102,3 @@ class TrainAction(QWidget):
     def _job_done(self) -> None:
         self.job = None
         self.button.setEnabled(True)
-
-    def _report(self, text: str) -> None:
-        self.progress.hide()
-        self.cancel_btn.hide()
-        self.close_btn.show()
-        self.status.setText(text)
-        self.show()

@@ -14,18 +14,27 @@ TELEGRAM = ("fixtures", "exports", "frozenspider__chat-history-manager", "telegr
 STICKERS = ("fixtures", "stickers", "stickerconv-demo")
 
 
-@pytest.fixture
-def window(app, qtbot):
+@contextlib.contextmanager
+def shown_window(app, qtbot, wait_ms: int = 60_000):
+    """A main window over `app`, shown; on the way out its jobs are cancelled and waited for."""
     from assistant.gui.main_window import MainWindow
 
     w = MainWindow(app, palette="light")
-    w.import_view.background_after_import = False  # OCR/LLM passes have their own tests
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
-    yield w
-    w.runner.cancel_all()
-    w.runner.wait(30_000)
+    try:
+        yield w
+    finally:
+        w.runner.cancel_all()
+        w.runner.wait(wait_ms)
+
+
+@pytest.fixture
+def window(app, qtbot):
+    with shown_window(app, qtbot, 30_000) as w:
+        w.import_view.background_after_import = False  # OCR/LLM passes have their own tests
+        yield w
 
 
 def wait_jobs(qtbot, window, timeout=60_000):
@@ -51,15 +60,8 @@ def stocked(tmp_path_factory):
 @pytest.fixture
 def stocked_window(stocked, qtbot):
     """A main window over the seeded library."""
-    from assistant.gui.main_window import MainWindow
-
-    w = MainWindow(stocked, palette="light")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.runner.cancel_all()
-    w.runner.wait(60_000)
+    with shown_window(stocked, qtbot) as w:
+        yield w
 
 
 @contextlib.contextmanager

@@ -12,17 +12,12 @@ def demo_window(tmp_path, qtbot):
     library must never get (its tests expect no trained head)."""
     from assistant.app import App
     from assistant.demo import seed_demo
-    from assistant.gui.main_window import MainWindow
+    from tests.gui.conftest import shown_window
 
     app = App(data_dir=tmp_path / "data")
     assert seed_demo(app).stickers >= 10
-    w = MainWindow(app, palette="light")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.runner.cancel_all()
-    w.runner.wait(60_000)
+    with shown_window(app, qtbot) as w:
+        yield w
     app.close()
 
 
