@@ -405,9 +405,8 @@ def run_benchmark(ds: Dataset, embedder, store: FeatureStore, split: str | None 
             notes.append("CLIP zero-shot: not run (no CLIP weights installed or the dataset has no images)")
     if want("kNN (training contexts)"):
         rows["kNN (training contexts)"] = baselines.knn_scores(f.eval_ctx, f.train_ctx, f.train_stickers, pool_index)
-    need_models = extra_fused or methods is None or any(m.startswith("IGSR") or m in ("preference memory",
-                                                                                          "fused default")
-                                                        for m in methods)
+    need_models = bool(extra_fused) or methods is None or any(
+        m.startswith("IGSR") or m in ("preference memory", "fused default") for m in methods)
     if need_models:
         with torch_threads(1):
             rows.update(_model_rows(f, opts, seed, want, progress, extra_fused))

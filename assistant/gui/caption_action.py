@@ -58,12 +58,11 @@ class CaptionAction(JobRow):
     def __init__(self, app_core, runner: JobRunner, selected: Callable[[], list[Sticker]],
                  open_settings: Callable[[], None], parent: QWidget | None = None) -> None:
         super().__init__("Description progress", "Cancel writing descriptions", "Description status",
-                         "Dismiss the description report", parent)
+                         "Dismiss the description report", "Cancelling after the current sticker…", parent)
         self.app_core = app_core
         self.runner = runner
         self.selected = selected
         self.open_settings = open_settings
-        self.job: Job | None = None
         self.message: QMessageBox | None = None  # the last message shown (tests read it)
 
         # one menu button, so the Library's action row keeps its width (the window must fit 700 px)
@@ -82,7 +81,6 @@ class CaptionAction(JobRow):
         menu.addAction(self.redo_act)
         self.menu_btn.setMenu(menu)
         self.progress.setFormat("%v / %m")
-        self.cancel_btn.clicked.connect(self.cancel)
         # hidden until a job starts; the owner calls update_buttons() once its selection exists
 
     # --- buttons -----------------------------------------------------------------------------------
@@ -136,12 +134,6 @@ class CaptionAction(JobRow):
         job.cancelled.connect(lambda: self._show_report("Cancelled before any description was written."))
         job.done.connect(self._job_done)
         return job
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.cancel_btn.setEnabled(False)
-            self.status.setText("Cancelling after the current sticker…")
 
     # --- job signals -------------------------------------------------------------------------------
     def _progress(self, done: int, total: int, what: str) -> None:

@@ -12,12 +12,15 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QW
 
 
 class JobRow(QWidget):
-    """Subclasses call `__init__` with what the row is about (for screen readers), connect
-    `cancel_btn` to their cancel, and drive it with `begin`, `set_progress` and `report`."""
+    """Subclasses call `__init__` with what the row is about (for screen readers) and what it says
+    while a cancel takes effect, keep their running job in `job`, and drive the row with `begin`,
+    `set_progress` and `report`; Cancel cancels `job`."""
 
     def __init__(self, progress_name: str, cancel_name: str, status_name: str, dismiss_name: str,
-                 parent: QWidget | None = None) -> None:
+                 cancelling: str = "Cancelling…", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.job = None  # the running Job, set by the subclass
+        self.cancelling = cancelling
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         self.progress = QProgressBar()
@@ -25,6 +28,7 @@ class JobRow(QWidget):
         row.addWidget(self.progress, 1)
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setAccessibleName(cancel_name)
+        self.cancel_btn.clicked.connect(self.cancel)
         row.addWidget(self.cancel_btn)
         self.status = QLabel("")
         self.status.setTextFormat(Qt.TextFormat.PlainText)
@@ -36,6 +40,12 @@ class JobRow(QWidget):
         self.close_btn.clicked.connect(self.hide)
         row.addWidget(self.close_btn)
         self.hide()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.cancel_btn.setEnabled(False)
+            self.status.setText(self.cancelling)
 
     def begin(self, text: str) -> None:
         """A job started: a busy bar until the first count, Cancel on, no Dismiss."""

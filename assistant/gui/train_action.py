@@ -42,18 +42,16 @@ class TrainAction(JobRow):
 
     def __init__(self, app_core, runner: JobRunner, me: Callable[[], str | None], parent: QWidget | None = None) -> None:
         super().__init__("Learning progress", "Cancel learning from my chats", "Learning status",
-                         "Dismiss the learning report", parent)
+                         "Dismiss the learning report", parent=parent)
         self.app_core = app_core
         self.runner = runner
         self.me = me
-        self.job: Job | None = None
 
         self.button = QPushButton("&Learn from my chats")
         self.button.setAccessibleName("Learn from my chats: train the suggestion model on the stickers you sent")
         self.button.setToolTip("Train the suggestion model on every sticker you sent in the imported chats, "
                                "with the messages before it (seconds to a few minutes)")
         self.button.clicked.connect(self.start)
-        self.cancel_btn.clicked.connect(self.cancel)
 
     def start(self) -> Job | None:
         """Train on the history of the "Me" chosen in the panel. None while a training runs."""
@@ -78,12 +76,6 @@ class TrainAction(JobRow):
         job.cancelled.connect(lambda: self.report("Cancelled: the suggestion model is as it was."))
         job.done.connect(self._job_done)
         return job
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.cancel_btn.setEnabled(False)
-            self.status.setText("Cancelling…")
 
     def _progress(self, done: int, total: int, what: str) -> None:
         self.set_progress(done, total)

@@ -200,8 +200,8 @@ class Suggester:
     def _warm_igsr(self) -> None:
         """The trained IGSR head's vector of every visible sticker, computed once: otherwise each call
         pays for the pool members it has not met yet (their features read back, the adapter run)."""
-        scorer = self._igsr()
         lib = self.library()
+        scorer = self._igsr(lib)
         if scorer is not None and len(lib.ids):
             scorer.sticker_matrix([int(i) for i in lib.ids[~lib.hidden]])
 
@@ -606,8 +606,7 @@ class Suggester:
         add on top: CLIP's picture match, weighted as the learned match (it is the same kind of
         evidence), and a favourite, `FAVOURITE_LOG_ODDS`. `layout`'s weights are msairs' or, after
         `train`, this user's own (`_active_layout`)."""
-        words = [(lib.stickers[int(lib.ids[r])].ocr_text or lib.stickers[int(lib.ids[r])].emoji or "").strip()
-                 for r in rows]
+        words = [(st.ocr_text or st.emoji or "").strip() for st in (lib.stickers[int(lib.ids[r])] for r in rows)]
         has_words = np.array([bool(w) for w in words])
         text = np.where(has_words, signals["text"], np.nan)
         lexical = bm25_scores([ctx_text], words)[0] if has_words.any() else None
