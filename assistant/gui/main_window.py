@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         self.hotkey.stop(report=False)
         if self.compact is not None:
             self.compact.close()
-        self.runner.cancel_all()
+        self.runner.close()
         self.runner.wait(10_000)
         self.library_view.close_resources()
         self.suggest_panel.close_resources()

@@ -143,11 +143,14 @@ class JobRunner(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self._jobs: set[Job] = set()
+        self.closed = False
 
     def start(self, title: str, fn: JobFn) -> Job:
         """Queue `fn`; it starts on the next turn of the event loop, so the caller can connect the
         job's signals first (a fast job could otherwise finish before anyone listens)."""
         job = Job(title, fn)
+        if self.closed:
+            job.cancel()  # delivered as cancelled on the next turn, never run
         self._jobs.add(job)
         job.done.connect(lambda j=job: self._jobs.discard(j))
         job.running = True
@@ -172,6 +175,12 @@ class JobRunner(QObject):
     def cancel_all(self) -> None:
         for job in list(self._jobs):
             job.cancel()
+
+    def close(self) -> None:
+        """Cancel every job and refuse new ones: the window is closing, and a job started now (by a
+        timer that fires after the close, say) would outlive the objects its signals belong to."""
+        self.closed = True
+        self.cancel_all()
 
     def wait(self, timeout_ms: int = 30_000) -> bool:
         """Block until every job ends (used on close and in tests; never during normal use)."""

@@ -176,3 +176,16 @@ def test_window_at_200_percent_scaling(data_dir, tmp_path):
     assert float(ratio) == 2.0
     assert (int(width), int(height)) == (1600, 1120)
     assert out.stat().st_size > 5000
+
+
+def test_a_closed_window_starts_no_more_jobs(window, qtbot):
+    """A timer that fires after the close (the start-up warm-up, say) must not start a job: it would
+    run on after the window and its objects are gone (at exit: a crash)."""
+    ran = []
+    window.close()
+    assert window.runner.closed
+    job = window.runner.start("late", lambda progress, cancel: ran.append(1))
+    with qtbot.waitSignal(job.cancelled, timeout=5_000):
+        pass
+    qtbot.wait(100)
+    assert ran == [] and job.is_done and not window.runner.active
