@@ -101,9 +101,11 @@ class TrainingSample:
 
 def sticker_sends(conn: sqlite3.Connection, me: str | None = None) -> list[sqlite3.Row]:
     """Every message in which the user sent a sticker of the library, oldest first: "the user" is
-    `is_me`, or the sender named `me`. Rows have id, chat_id, session_id, time, sender and
-    sticker_id (what `context_before` needs)."""
-    me_clause = "m.is_me=1" if me is None else "m.sender=?"
+    `is_me` (the export's own account, always the user) and also, when given, the sender named `me`
+    (chats whose export names no owner). Not `me` alone: a user called Alex in one export and Sam in
+    another who picks "Sam" must not lose Alex's sends. Rows have id, chat_id, session_id, time,
+    sender and sticker_id (what `context_before` needs)."""
+    me_clause = "m.is_me=1" if me is None else "(m.is_me=1 OR m.sender=?)"
     return conn.execute(
         "SELECT m.id, m.chat_id, m.session_id, m.time, m.sender, r.sticker_id FROM messages m "
         "JOIN sticker_refs r ON m.sticker_ref_id = r.id "

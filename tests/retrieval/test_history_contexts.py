@@ -53,3 +53,23 @@ def test_preference_memory_keys_are_session_contexts(demo_app):
         texts = " ".join(t.text for t in sample.context)
         if sample.sticker == str(angry[0].id):
             assert "good night" not in texts and "train is cancelled" in texts
+
+
+def test_naming_yourself_adds_that_senders_sends_and_keeps_your_own(demo_app):
+    """"Me" in the window names a sender to count as the user (an export that names no owner); the
+    export's own account (is_me) stays the user whatever name is picked: someone called Alex in the
+    demo chat who picks "Sam", their name in another export, must not lose Alex's sends."""
+    from assistant.chats.sessions import sticker_sends
+
+    conn = demo_app.catalog.conn
+    own = sticker_sends(conn)
+    assert own and {r["sender"] for r in own} == {"Alex"}
+    assert [r["id"] for r in sticker_sends(conn, "Sam")] == [r["id"] for r in own]  # Sam sent none yet
+    last = conn.execute("SELECT * FROM messages WHERE id=?", (own[-1]["id"],)).fetchone()
+    with demo_app.catalog.transaction() as tx:
+        tx.execute("INSERT INTO messages(chat_id, session_id, dedupe_key, time, sender, is_me, sticker_ref_id)"
+                   " VALUES(?,?,?,?,?,?,?)", (last["chat_id"], last["session_id"], "sam-sticker", last["time"] + 1,
+                                              "Sam", 0, last["sticker_ref_id"]))
+    named = sticker_sends(conn, "Sam")
+    assert len(named) == len(own) + 1 and named[-1]["sender"] == "Sam"
+    assert len(sticker_sends(conn)) == len(own)  # without a name: the account's own sends only
