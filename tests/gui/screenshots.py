@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", action="store_true", help="seed the data dir first (slow once)")
     ap.add_argument("--scaled", action="store_true", help="only the 200%% shot (run with QT_SCALE_FACTOR=2)")
     ap.add_argument("--only", default="", help="comma-separated shots to retake (import, suggest, library, "
-                                               "memory, settings, compact, suggest-dark); default: all")
+                                               "memory, settings, compact, suggest-dark, suggest-trained); "
+                                               "default: all")
     args = ap.parse_args(argv)
     only = {name.strip() for name in args.only.split(",") if name.strip()}
 
@@ -178,8 +179,30 @@ def main(argv: list[str] | None = None) -> int:
         pump(1.0)
         save(w, out / "suggest-dark.png")
         w.set_palette("system")
+    if want("suggest-trained"):
+        shoot_trained(w, app, out)
     w.close()
     return 0
+
+
+def shoot_trained(w, app, out: Path) -> None:
+    """Suggest after "Learn from my chats": the report row and the trained head's list. Last, and the
+    head files it wrote are removed afterwards, so every other shot stays the first-run state."""
+    heads = Path(app.config.heads_dir)
+    before = set(heads.iterdir()) if heads.exists() else set()
+    panel = w.suggest_panel
+    w.tabs.setCurrentWidget(panel)
+    panel.paste.setPlainText(conversation())
+    panel.grid.clear()
+    panel.trainer.start()
+    wait_for(lambda: panel.trainer.job is None, 900)
+    wait_for(lambda: panel.grid.count() > 0 and not w.runner.active, 900)
+    pump(1.5)
+    panel.grid.setFocus()
+    panel.grid.setCurrentRow(0)
+    save(w, out / "suggest-trained.png")
+    for p in set(heads.iterdir()) - before:
+        p.unlink()
 
 
 def shoot_library(w, out: Path) -> None:
