@@ -32,7 +32,7 @@ def _eval(app, args) -> int:
         return _eval_intent(app, args)
     from assistant.eval.dataset import DatasetError, from_history, load
     from assistant.eval.run import report, run_benchmark
-    from assistant.ml.device import pick_device
+    from assistant.ml.device import training_device
     from assistant.ml.features import store_for
     from assistant.ml.train import TrainOptions
 
@@ -44,9 +44,8 @@ def _eval(app, args) -> int:
     except DatasetError as exc:
         print(f"error: {exc}")
         return 1
-    device = pick_device(app.config.settings.device)
     bar = TerminalProgress("eval:")
-    opts = TrainOptions(epochs=args.epochs, seed=args.seed, device=device if device == "cuda" else "cpu")
+    opts = TrainOptions(epochs=args.epochs, seed=args.seed, device=training_device(app.config.settings.device))
     try:
         extra, calibration_note = _app_rows(app, ds, opts, bar) if args.from_history else ({}, None)
         results, f, notes = run_benchmark(ds, app.embedder, store_for(app), split=args.split, seed=args.seed,

@@ -57,17 +57,16 @@ def _train(app, args) -> int:
             result, data = training_sources.train_on_dataset(app, ds, opts, progress=bar,
                                                              resume_path=out.with_suffix(".resume.pt"),
                                                              resume=args.resume)
+            save_result(out, result)
+            out.with_suffix(".resume.pt").unlink(missing_ok=True)
         else:
             out = args.out or igsr.checkpoint_path(app)
             try:
-                result, data = training_sources.train_on_history(app, opts, me=args.me, progress=bar,
-                                                                 resume_path=out.with_suffix(".resume.pt"),
-                                                                 resume=args.resume)
+                result, data = training_sources.train_history_and_save(app, opts, args.me, bar, out=out,
+                                                                       resume=args.resume)
             except ValueError as exc:
                 print(f"error: {exc}")
                 return 1
-        save_result(out, result)
-        out.with_suffix(".resume.pt").unlink(missing_ok=True)
     finally:
         bar.close()
     h = result.history[result.best_epoch - 1] if result.best_epoch else result.history[-1]
@@ -126,7 +125,6 @@ def _train_intent(app, args, bar) -> int:
 
 
 def _device(app) -> str:
-    from assistant.ml.device import pick_device
+    from assistant.ml.device import training_device
 
-    d = pick_device(app.config.settings.device)
-    return d if d in ("cpu", "cuda") else "cpu"
+    return training_device(app.config.settings.device)

@@ -60,11 +60,10 @@ class TrainAction(JobRow):
         app_core, me = self.app_core, self.me()
 
         def run(progress, cancel):
-            from assistant.ml.device import pick_device
+            from assistant.ml.device import training_device
             from assistant.ml.train import TrainOptions, train_history_and_save
 
-            device = pick_device(app_core.config.settings.device)
-            opts = TrainOptions(device=device if device == "cuda" else "cpu")
+            opts = TrainOptions(device=training_device(app_core.config.settings.device))
             return train_history_and_save(app_core, opts, me, progress, cancel)
 
         self.job = job = self.runner.start("Learning from your chats", run)

@@ -70,16 +70,18 @@ def fit_layout(ds, embedder, store, opts, progress: Progress = no_progress) -> t
     return layout, info
 
 
-def fit_on_history(app, opts, me: str | None = None, progress: Progress = no_progress) -> dict:
-    """Fit the weights on the user's whole history and save them; returns what was done (``fitted``
-    or ``skipped`` with the reason)."""
+def fit_on_history(app, opts, me: str | None = None, progress: Progress = no_progress, ds=None) -> dict:
+    """Fit the weights on the user's whole history (`ds`, when the caller already built it with
+    `from_history(..., test_frac=0.0)`) and save them; returns what was done (``fitted`` or
+    ``skipped`` with the reason)."""
     from assistant.eval.dataset import DatasetError, from_history
     from assistant.ml.features import store_for
 
-    try:
-        ds = from_history(app, me=me, test_frac=0.0, min_samples=4)
-    except DatasetError as exc:
-        return {"skipped": str(exc)}
+    if ds is None:
+        try:
+            ds = from_history(app, me=me, test_frac=0.0, min_samples=4)
+        except DatasetError as exc:
+            return {"skipped": str(exc)}
     layout, info = fit_layout(ds, app.embedder, store_for(app), opts, progress)
     if layout is not None:
         save(app, {**info, "me": me, "fitted_at": time.time()})

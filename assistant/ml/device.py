@@ -16,3 +16,9 @@ def pick_device(preference: str = "auto") -> str:
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
+
+
+def training_device(preference: str = "auto") -> str:
+    """`pick_device` for training and evaluation runs: their AMP path is CUDA's, so anything but
+    CUDA (MPS included) trains on the CPU."""
+    return "cuda" if pick_device(preference) == "cuda" else "cpu"

@@ -225,8 +225,9 @@ def train_on_dataset(app, ds, opts: TrainOptions, progress: Progress = no_progre
     return res, data
 
 
-def history_training_data(app, me: str | None = None) -> tuple[TrainData, str, list[str]]:
-    """(pairs, sticker backbone tag, intent labels) from every sticker the user sent."""
+def history_training_data(app, me: str | None = None) -> tuple[TrainData, str, list[str], object]:
+    """(pairs, sticker backbone tag, intent labels, the `eval.dataset.from_history` dataset they came
+    from) from every sticker the user sent."""
     from assistant.eval.dataset import from_history
     from assistant.ml.emoji_intents import intent_for_emoji
     from assistant.ml.features import catalog_sticker_features, context_text, embedder_tag, store_for, text_features
@@ -250,15 +251,17 @@ def history_training_data(app, me: str | None = None) -> tuple[TrainData, str, l
         intents.append(lab.get(label, -100) if label else -100)
     data = TrainData(r_c=r_c, v=v, sticker_keys=[str(i) for i in ids], intent=np.array(intents),
                      r_m=np.zeros_like(r_c), ids=[s.id for s in ds.samples])
-    return data, backbone, list(LABELS)
+    return data, backbone, list(LABELS), ds
 
 
 def train_history_and_save(app, opts: TrainOptions, me: str | None = None, progress: Progress = no_progress,
-                           cancel: CancelToken | None = None) -> tuple[TrainResult, TrainData]:
-    """`train_on_history`, then the checkpoint where the Suggester looks for it (the window's "Learn
-    from my chats"). ``cancel`` is checked at every progress report. Cancelled while the IGSR head
-    trains, nothing is saved; cancelled while the exact-score weights are fitted, the preference
-    memory's refitted parameters are kept (they were complete) and the checkpoint is the old one."""
+                           cancel: CancelToken | None = None, out: Path | None = None,
+                           resume: bool = False) -> tuple[TrainResult, TrainData]:
+    """`train_on_history`, then the checkpoint at `out`, by default where the Suggester looks for it
+    (`train --from-history`, the window's "Learn from my chats"). ``cancel`` is checked at every
+    progress report. Cancelled while the IGSR head trains, nothing is saved; cancelled while the
+    exact-score weights are fitted, the preference memory's refitted parameters are kept (they were
+    complete) and the checkpoint is the old one."""
     from assistant.ml.igsr import checkpoint_path
 
     def checked(done: int, total: int, what: str) -> None:
@@ -266,9 +269,9 @@ def train_history_and_save(app, opts: TrainOptions, me: str | None = None, progr
             cancel.check()
         progress(done, total, what)
 
-    out = checkpoint_path(app)
+    out = out or checkpoint_path(app)
     resume_path = out.with_suffix(".resume.pt")
-    result, data = train_on_history(app, opts, me, checked, resume_path=resume_path)
+    result, data = train_on_history(app, opts, me, checked, resume_path=resume_path, resume=resume)
     save_result(out, result)
     resume_path.unlink(missing_ok=True)
     return result, data
@@ -282,7 +285,7 @@ def train_on_history(app, opts: TrainOptions, me: str | None = None, progress: P
     from assistant.ml.features import embedder_tag
     from assistant.ml.preference import PreferenceMemory, fit_params, save_params
 
-    data, backbone, labels = history_training_data(app, me)
+    data, backbone, labels, ds = history_training_data(app, me)
     cfg = IGSRConfig(ctx_dim=data.r_c.shape[1], sticker_dim=data.v.shape[1], intent_labels=labels,
                      context_backbone=embedder_tag(app.embedder), sticker_backbone=backbone)
     res = fit_igsr(data, cfg, opts, progress=progress, resume_path=resume_path, resume=resume,
@@ -293,5 +296,5 @@ def train_on_history(app, opts: TrainOptions, me: str | None = None, progress: P
         params = fit_params(mem.keys, mem.values, seed=opts.seed, base=mem.params)
         params.meta = {"seed": opts.seed, "slots": len(mem)}
         save_params(app, params)
-    res.meta["exact_score"] = calibration.fit_on_history(app, opts, me, progress)
+    res.meta["exact_score"] = calibration.fit_on_history(app, opts, me, progress, ds)
     return res, data

@@ -165,12 +165,10 @@ TRAIN = r"""
 import json, sys, time
 sys.path.insert(0, {repo!r})
 from assistant.app import App
-from assistant.ml import igsr
-from assistant.ml.train import TrainOptions, save_result, train_on_history
+from assistant.ml.train import TrainOptions, train_history_and_save
 app = App(data_dir={data_dir!r})
 t = time.perf_counter()
-result, data = train_on_history(app, TrainOptions(seed=0), me="Alex")
-save_result(igsr.checkpoint_path(app), result)
+result, data = train_history_and_save(app, TrainOptions(seed=0), me="Alex")
 print(json.dumps({{"seconds": time.perf_counter() - t, "pairs": len(data)}}))
 """
 
