@@ -37,7 +37,8 @@ from assistant.ml.features import FeatureStore, context_text, embedder_tag, stic
 from assistant.ml.igsr import IGSRConfig, IGSRScorer
 from assistant.ml.preference import PreferenceMemory, PreferenceParams, fit_params
 from assistant.ml.train import TrainData, TrainOptions, fit_igsr
-from assistant.retrieval.fusion import DEFAULT_LAYOUT, SlotLayout, combine_intents, exact_scores, intent_slot_order
+from assistant.retrieval.fusion import (DEFAULT_LAYOUT, SlotLayout, combine_intents, exact_scores, intent_sends,
+                                        intent_slot_order)
 from assistant.retrieval.lexical import bm25_scores
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ METHODS = ["random", "most-used", "BM25 (sticker words)", "embedder text match",
 DIVERSE_SLOTS = DEFAULT_LAYOUT.slots
 ENSEMBLE_SEEDS = 3  # IGSR heads / intent probes averaged per run (seeds seed, seed+1, ...)
 # Intent probabilities of the fused default: the IGSR head, the dedicated probe, the memory's vote.
-INTENT_WEIGHTS = {"head": 1.0, "probe": 0.5, "lexical": 0.5, "vote": 0.0}  # eval/tune.py chose it
+INTENT_WEIGHTS = {"head": 1.0, "probe": 1.0, "lexical": 1.0, "vote": 0.0}  # eval/tune.py chose it
 
 
 @dataclass
@@ -297,11 +298,12 @@ def _send_shares(f: BenchFeatures) -> dict[int, float]:
 
 
 def fused_order(fi: FusedInputs, i: int, usage: np.ndarray, layout: SlotLayout = DEFAULT_LAYOUT,
-                intent_weights: dict[str, float] | None = None) -> np.ndarray:
+                intent_weights: dict[str, float] | None = None, crowd: np.ndarray | None = None) -> np.ndarray:
     """The full fused default for sample `i`: pool indices, best first (`fusion.exact_scores` inside
     each intent, laid out by `fusion.intent_slot_order`, the layout the Suggester uses too)."""
     probs = intent_mix(fi, i, intent_weights)
-    scores = exact_scores(fi.match[i], usage, fi.pref[i], layout, words=fi.words[i], lexical=fi.bm25[i])
+    scores = exact_scores(fi.match[i], usage, fi.pref[i], layout, words=fi.words[i], lexical=fi.bm25[i],
+                          crowd=crowd)
     return intent_slot_order(scores, fi.f.pool_intents, probs, layout.slots, layout.joint, intent_weight=layout.intent,
                              exact_value=layout.exact_value)
 
@@ -327,7 +329,8 @@ def fused_rows(fi: FusedInputs, layout: SlotLayout = DEFAULT_LAYOUT,
     """The fused default's scores (samples × pool): the rank order of `fused_order` as scores."""
     f = fi.f
     usage = baselines.most_used_scores(1, f.pool_ids, f.train_stickers)[0]
-    return np.stack([order_to_scores(fused_order(fi, i, usage, layout, intent_weights))
+    crowd = intent_sends(usage, f.pool_intents)
+    return np.stack([order_to_scores(fused_order(fi, i, usage, layout, intent_weights, crowd))
                      for i in range(len(f.eval_gold))])
 
 

@@ -11,20 +11,40 @@ differences in exact recall were one or two samples).
     python -m assistant.eval.tune ../shared/datasets/msairs-dev        # prints the table and the winner
 
 How: for each intent mix (IGSR head / e5 probe / token probe / memory vote), the exact-sticker weights of
-`SlotLayout` (match, send prior, sent-before, memory read, words embedded and literal, log P(intent)) are
+`SlotLayout` (match, send prior, sent-before, memory read, words embedded and literal, the intent's
+sends, log P(intent)) are
 the maximum-likelihood fit of a softmax over the whole pool at the held-out gold stickers
 (`fit_exact_weights`): a calibrated mix, not a hand guess. Then every (mix, joint places, exact value)
-candidate is scored, and the winner is the one whose weakest lead over the better of the IGSR and
-most-used baselines, metric by metric, is the largest, in standard errors of the paired per-sample
-difference (`margins`, `best_candidate`): the issue asks the fused default to beat every baseline on
-every metric of a split nobody may look at, and a lead of a third of a standard error on the folds is
-a coin toss there. Ties go to the best mean of metric / (its mean over the candidates).
+candidate is scored, and the winner is the one whose weakest lead is the largest, in standard errors:
+its leads over the better of the IGSR and most-used baselines, metric by metric (of the paired
+per-sample difference, `margins`), and its leads over issue 7's bars (`GOALS`, of the mean,
+`goal_margins`), all in one list (`best_candidate`). The issue asks the fused default to beat every
+baseline on every metric of a split nobody may look at *and* to reach each bar there, and a lead of a
+third of a standard error on the folds is a coin toss on that split. Ties go to the best mean of
+metric / (its mean over the candidates).
+
+The bars joined the rule in the seventh session, together with the `crowd` term (below); before, only
+the leads over the baselines counted, and the winner kept R@10 at 8.4 on the folds, half a standard
+error above the bar of 8 (on msairs-dev's valid split it read 7.7 with the crowd term, 8.0 without).
+With the bars in, the winner trades 0.4 points of mAP (still 1.3 above IGSR's) for 0.7 of R@10: mix
+head 1 / e5 probe 1 / token probe 1, 5 joint places, exact value 4 (34.1 / 60.2 / 72.8 / 42.6 P@1/3/5,
+mAP; R@5 4.2, R@10 9.1, MRR 4.0 on the folds). P@1 sits 0.8 standard errors under its bar of 35 on
+the folds for every candidate (the first place is the intent guess, which no layout changes), so it
+ranks nothing.
+
+The `crowd` term (`fusion.exact_terms`: log(1 + the sends of every sticker of the same intent), fitted
+weight −1.2) closes a gap in the exact model found by reading it as P(sticker) = P(intent) ·
+P(sticker | intent): the send prior counted a sticker's sends against the whole history, so a habit in
+a crowded intent was worth as much as one in a rare intent, and log P(intent) could not correct it.
+It lowered the fit's cross-entropy at the gold stickers from 6.824 to 6.740 nats a sample (pooled
+folds), and raised the joint ranking's R@10 from 8.9 to 9.9 and its mAP from 34.5 to 36.2, each fold
+scored on weights fitted to the other three.
 
 The exact value (`fusion.gain_slots`) came from the reference row below: the winner's scores hold more
 exact recall than the slots let through. One slot per intent was the winner until then (P@5 73.5,
 R@5 3.4, R@10 8.1 on the folds); the candidate with the largest mean gain, exact value 6 with 5 joint
 places (P@3 58.7, P@5 71.8, R@5 4.5, R@10 8.6), leads IGSR's P@3 by 0.3 points, 0.4 standard errors.
-The winner, exact value 3, gives R@5 4.1 and R@10 8.3 for P@3 60.4, P@5 72.8: every lead at 2.3
+The winner then, exact value 3 with 2 joint places, gave R@5 4.1 and R@10 8.3 for P@3 60.4, P@5 72.8: every lead at 2.3
 standard errors or more except R@1, level with most-used (1.2) for every candidate, because the first
 place stays the top intent's best sticker (letting it go cost 1.1 points of P@1 for 0.2 of R@1).
 Marginalising the exact model into the intent ranking (P(intent) × its stickers' summed exact
@@ -67,7 +87,7 @@ import numpy as np
 from assistant.eval.dataset import Dataset
 from assistant.eval.metrics import METRICS, MetricAccumulator, markdown_table
 from assistant.jobs import Progress, no_progress
-from assistant.retrieval.fusion import DEFAULT_LAYOUT, EXACT_TERMS, SlotLayout, exact_terms
+from assistant.retrieval.fusion import DEFAULT_LAYOUT, EXACT_TERMS, SlotLayout, exact_terms, intent_sends
 
 
 def train_folds(ds: Dataset, k: int = 4, seed: int = 1234) -> list[Dataset]:
@@ -138,13 +158,15 @@ EXACT_FEATURES = EXACT_TERMS + ("intent",)
 
 
 def exact_features(fi, i: int, usage: np.ndarray, intent_weights: dict[str, float],
-                   base: SlotLayout = DEFAULT_LAYOUT) -> np.ndarray:
+                   base: SlotLayout = DEFAULT_LAYOUT, crowd: np.ndarray | None = None) -> np.ndarray:
     """pool × EXACT_FEATURES for sample `i`: the terms of `fusion.exact_scores`, plus log P(intent)."""
     from assistant.eval.run import intent_mix
 
     probs = intent_mix(fi, i, intent_weights)
     logp = np.log(np.array([probs.get(x, 0.0) if x is not None else 0.0 for x in fi.f.pool_intents]) + 1e-6)
-    terms = exact_terms(fi.match[i], usage, fi.pref[i], fi.words[i], fi.bm25[i], base.memory_floor)
+    if crowd is None:
+        crowd = intent_sends(usage, fi.f.pool_intents)
+    terms = exact_terms(fi.match[i], usage, fi.pref[i], fi.words[i], fi.bm25[i], base.memory_floor, crowd)
     return np.stack([terms[name] for name in EXACT_TERMS] + [logp], 1)
 
 
@@ -166,8 +188,9 @@ def fit_exact_weights(folds: list, intent_weights: dict[str, float],
     for fi in folds:
         f = fi.f
         usage = baselines.most_used_scores(1, f.pool_ids, f.train_stickers)[0]
+        crowd = intent_sends(usage, f.pool_intents)
         for i, g in enumerate(f.eval_gold):
-            feats.append(exact_features(fi, i, usage, intent_weights, base))
+            feats.append(exact_features(fi, i, usage, intent_weights, base, crowd))
             gold.append(int(g))
     x = torch.tensor(np.stack(feats), dtype=torch.float32)
     y = torch.tensor(gold)
@@ -221,15 +244,35 @@ def margins(values: dict[str, np.ndarray], floor: dict[str, np.ndarray]) -> dict
     return out
 
 
-def best_candidate(values: dict[str, dict[str, np.ndarray]], floor: dict[str, np.ndarray] | None = None) -> str:
-    """The candidate most likely to beat the floor on every metric of a split it never saw, `values`
-    being each candidate's per-sample metric values.
+# Issue 7's bars for the fused default on msairs-dev (percent): a lead over the baselines is not
+# enough, each of these must be reached too.
+GOALS = {"P@1": 35.0, "P@3": 55.0, "P@5": 65.0, "mAP@100": 35.0, "R@10": 8.0}
 
-    Candidates are compared on their `margins` sorted smallest first (leximin, at one decimal: closer
-    is noise), so the weakest lead decides, then the next weakest. That is the issue's goal ("beats
-    every baseline on every metric") read for a split nobody may look at. Ties, and every comparison
-    without a floor, go to the best mean of metric / (that metric's mean over the candidates), so 1
-    point of R@1 (near 1) counts as much as 70 points of P@5."""
+
+def goal_margins(values: dict[str, np.ndarray], goals: dict[str, float]) -> dict[str, float]:
+    """How far each metric's mean is above its goal, in standard errors of that mean (per-sample
+    values, as `margins`): a mean 0.4 points above a bar of 8 is half a standard error on msairs-dev's
+    folds, a coin toss on a split nobody looked at."""
+    out = {}
+    for m, bar in goals.items():
+        v = np.asarray(values[m], dtype=np.float64)
+        se = float(v.std(ddof=1)) / np.sqrt(len(v)) if len(v) > 1 else 0.0
+        d = float(v.mean()) - bar if len(v) else 0.0
+        out[m] = d / se if se > 0 else (0.0 if d == 0 else float(np.copysign(np.inf, d)))
+    return out
+
+
+def best_candidate(values: dict[str, dict[str, np.ndarray]], floor: dict[str, np.ndarray] | None = None,
+                   goals: dict[str, float] | None = None) -> str:
+    """The candidate most likely to beat the floor on every metric, and to reach every goal, of a
+    split it never saw, `values` being each candidate's per-sample metric values.
+
+    Candidates are compared on their `margins` over the floor and their `goal_margins` over the goals,
+    all in one list sorted smallest first (leximin, at one decimal: closer is noise), so the weakest
+    lead decides, then the next weakest. That is the issue's goal ("beats every baseline on every
+    metric" and reaches each bar) read for a split nobody may look at. Ties, and every comparison
+    without a floor or goals, go to the best mean of metric / (that metric's mean over the
+    candidates), so 1 point of R@1 (near 1) counts as much as 70 points of P@5."""
     names = list(values)
     avg = {n: means(values[n]) for n in names}
     scale = {m: np.mean([avg[n][m] for n in names]) for m in METRICS}
@@ -238,8 +281,9 @@ def best_candidate(values: dict[str, dict[str, np.ndarray]], floor: dict[str, np
         return float(np.mean([avg[n][m] / scale[m] for m in METRICS if scale[m] > 0]))
 
     def key(n: str):
-        lead = tuple(sorted(round(z, 1) for z in margins(values[n], floor).values())) if floor else ()
-        return lead, mean_ratio(n)
+        leads = list(margins(values[n], floor).values()) if floor else []
+        leads += list(goal_margins(values[n], goals).values()) if goals else []
+        return tuple(sorted(round(z, 1) for z in leads)), mean_ratio(n)
 
     return max(names, key=key)
 
@@ -255,10 +299,11 @@ JOINTS = (2, 3, 5)
 EXACT_VALUES = tuple(float(v) for v in range(9))  # SlotLayout.exact_value: what an exact hit is worth in a slot
 
 
-def choose(folds: list) -> tuple[str, dict[str, tuple[SlotLayout, dict]], dict[str, dict[str, float]]]:
+def choose(folds: list, goals: dict[str, float] | None = GOALS) -> tuple[str, dict[str, tuple[SlotLayout, dict]], dict[str, dict[str, float]]]:
     """(winner, candidate → (layout, intent mix), row → pooled metrics) on built folds: the baselines
     (IGSR, most-used), every candidate, and the `references`. The floor is, metric by metric, the
-    better of the two baselines (each leads on some metric; every other baseline is below them)."""
+    better of the two baselines (each leads on some metric; every other baseline is below them);
+    `goals` are the bars each metric must reach besides (None: the floor alone)."""
     grid: dict[str, tuple[SlotLayout, dict]] = {}
     for mix_name, mix in MIXES.items():
         fitted = fit_exact_weights(folds, mix)
@@ -268,7 +313,7 @@ def choose(folds: list) -> tuple[str, dict[str, tuple[SlotLayout, dict]], dict[s
     values = {name: candidate_values(folds, layout, mix) for name, (layout, mix) in grid.items()}
     baseline_rows = {"IGSR": igsr_baseline(folds), "most-used": most_used(folds)}
     floor = {m: max((row[m] for row in baseline_rows.values()), key=np.mean) for m in METRICS}
-    best = best_candidate(values, floor)
+    best = best_candidate(values, floor, goals)
     rows = {name: means(v) for name, v in {**baseline_rows, **values}.items()}
     return best, grid, {**rows, **references(folds, *grid[best])}
 

@@ -116,7 +116,10 @@ def load_layout(app, base: SlotLayout = DEFAULT_LAYOUT) -> SlotLayout:
         return base
     try:
         fitted = json.loads(p.read_text(encoding="utf-8"))["fitted"]
-        weights = {name: float(fitted[name]) for name in EXACT_FEATURES}
+        # A file from before a term existed lacks it: that term keeps its default until the next fit.
+        weights = {name: float(fitted[name]) for name in EXACT_FEATURES if name in fitted}
+        if not weights:
+            raise KeyError("no weights")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("%s could not be read (%s); the default exact-score weights are used", p, exc)
         return base

@@ -39,7 +39,7 @@ from assistant.app import ModelUnavailable
 from assistant.domain import Sticker, Suggestion, Utterance
 from assistant.memory.bank import STICKER_IMAGES, STICKER_TEXTS
 from assistant.retrieval.fusion import (DEFAULT_LAYOUT, DEFAULT_WEIGHTS, FusionWeights, SlotLayout, diverse_order,
-                                        exact_scores, fuse, intent_slot_order, standardise, zscore)
+                                        exact_scores, fuse, intent_sends, intent_slot_order, standardise, zscore)
 from assistant.retrieval.lexical import bm25_scores
 from assistant.retrieval.vector_index import IndexFileError, VectorIndex
 
@@ -80,6 +80,7 @@ class _Library:
     favourite: np.ndarray
     usage: np.ndarray  # log-scaled use count in [0, 1]
     use_count: np.ndarray
+    intent_sends: np.ndarray  # per sticker, the sends of all stickers of its intent (fusion.intent_sends)
     extras: dict = field(default_factory=dict)  # lazily built per-version models (preference, igsr...)
 
 
@@ -271,7 +272,7 @@ class Suggester:
                         text=text, image=image, intents=intents,
                         hidden=np.array([s.hidden for s in stickers], dtype=bool),
                         favourite=np.array([s.favourite for s in stickers], dtype=bool),
-                        usage=usage, use_count=use)
+                        usage=usage, use_count=use, intent_sends=intent_sends(use, intents))
 
     def _index_path(self, collection: str) -> Path:
         return Path(self.app.config.cache_dir) / "vector-index" / f"{collection}.npz"
@@ -597,7 +598,7 @@ class Suggester:
         default scores it (`fusion.exact_scores` with `SlotLayout`'s fitted weights): the IGSR match,
         the user's send counts, the preference memory's raw read, the context against the text of
         stickers with words on them (NaN for the rest, as in the evaluation) and BM25 of the context
-        over those words.
+        over those words, and how many sends the sticker's intent holds in the whole library (`crowd`).
 
         Why not the fused score: it is a weighted sum of z-scores, fine for ordering but no
         log-probability, and the slots' expected gain needs one. On msairs-dev's folds, the fused
@@ -610,7 +611,8 @@ class Suggester:
         has_words = np.array([bool(w) for w in words])
         text = np.where(has_words, signals["text"], np.nan)
         lexical = bm25_scores([ctx_text], words)[0] if has_words.any() else None
-        out = exact_scores(signals["igsr"], lib.use_count[rows], memory, layout, words=text, lexical=lexical)
+        out = exact_scores(signals["igsr"], lib.use_count[rows], memory, layout, words=text, lexical=lexical,
+                           crowd=lib.intent_sends[rows])
         if "image" in signals:
             out = out + layout.match * zscore(signals["image"])
         return out + FAVOURITE_LOG_ODDS * lib.favourite[rows]
