@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from assistant.chats.store import stored_time
+from assistant.chats.store import shown_time, stored_time
 from assistant.domain import Memory, Utterance
 from assistant.jobs import CancelToken, Cancelled, Progress, no_progress
 from assistant.library.catalog import now
@@ -64,10 +64,17 @@ def _dt(ts: float | None) -> datetime | None:
     return stored_time(ts) if ts is not None else None
 
 
+def _shown(ts: float | None, local_times: bool) -> datetime | None:
+    """The user's wall-clock time of a stored stamp (`chats.store.shown_time`), for the prompt only:
+    the memory keeps the stored time, and the content hash the stored stamps, so a machine in another
+    zone neither moves a memory nor summarizes it again."""
+    return shown_time(ts, local_times) if ts is not None else None
+
+
 def load_session(app, session_id: int) -> Session | None:
     """A catalog session with its messages and sticker attributes, ready for the summarizer."""
     conn = app.catalog.conn
-    row = conn.execute("SELECT s.id, s.chat_id, s.start, s.end, s.content_hash, c.name AS chat_name "
+    row = conn.execute("SELECT s.id, s.chat_id, s.start, s.end, s.content_hash, c.name AS chat_name, c.local_times "
                        "FROM sessions s JOIN chats c ON c.id = s.chat_id WHERE s.id=?", (session_id,)).fetchone()
     if row is None:
         return None
@@ -90,8 +97,10 @@ def load_session(app, session_id: int) -> Session | None:
             continue
         lines.append(Line(sender=m["sender"] or "", text=m["text"] or "", time=_dt(m["time"]), sticker=sticker,
                           media=m["media"]))
+    local = bool(row["local_times"])
     s = Session(session_id=row["id"], chat_id=row["chat_id"], chat_name=row["chat_name"] or "", lines=lines,
-                start=_dt(row["start"]), end=_dt(row["end"]))
+                start=_dt(row["start"]), end=_dt(row["end"]),
+                shown_start=_shown(row["start"], local), shown_end=_shown(row["end"], local))
     # the importer's hash says when messages changed; ours adds the sticker attributes the prompt shows
     s.content_hash = hashlib.sha256(f"{row['content_hash']}|{s.transcript_hash()}".encode()).hexdigest()
     return s

@@ -134,6 +134,14 @@ class Session:
     start: datetime | None = None
     end: datetime | None = None
     content_hash: str = ""
+    # The same two times on the user's wall clock, for the prompt's date line ("2024-03-01 23:10"
+    # must not read as the next morning because the export stored UTC); None: `start`/`end` as stored.
+    shown_start: datetime | None = None
+    shown_end: datetime | None = None
+
+    def date_line(self) -> str:
+        """The session's dates as the prompt shows them: the user's wall clock when known."""
+        return _date_range(self.shown_start or self.start, self.shown_end or self.end)
 
     @property
     def senders(self) -> list[str]:
@@ -402,7 +410,7 @@ class Summarizer:
         for i, chunk in enumerate(chunks, 1):
             part = f"Part {i} of {len(chunks)} of the conversation.\n" if len(chunks) > 1 else ""
             user = _fill(self._prompts["summarize_user"], chat=session.chat_name or "chat",
-                         date=_date_range(session.start, session.end), part=part, count=len(chunk),
+                         date=session.date_line(), part=part, count=len(chunk),
                          transcript="\n".join(chunk), language=language_name(lang))
             notes.append(self._ask("summarize_system", user, lang, note))
         if len(notes) > 1:
@@ -464,7 +472,7 @@ class Summarizer:
             merged = []
             for group in groups:
                 user = _fill(self._prompts["merge_user"], chat=session.chat_name or "chat",
-                             date=_date_range(session.start, session.end), count=len(group),
+                             date=session.date_line(), count=len(group),
                              notes="\n".join(group), language=language_name(lang))
                 merged.append(self._ask("merge_system", user, lang, note))
             notes = merged

@@ -154,3 +154,27 @@ def test_real_telegram_export_through_the_importer(app):
     for m in memories.list_memories(app):
         assert m.participants and m.start is not None and m.language == "en"
     assert memories.build(app, llm=ScriptedLLM()).up_to_date == multi
+
+
+def test_prompt_dates_are_the_users_wall_clock_and_the_hash_is_not(app, shanghai_time, monkeypatch):
+    """An export with zones (Telegram, WeChat) is stored in UTC: a chat at 23:10 in Shanghai is stored
+    as 15:10. The summarizer's date line must say 23:10, as the Memory tab does; a zoneless export
+    (WhatsApp) says what it wrote. The content hash stays on the stored stamps, so a machine in another
+    zone finds the memory up to date instead of summarizing every session again."""
+    import time
+
+    zoned = add_chat(app, "Bob", platform="telegram")
+    zoneless = add_chat(app, "Ann", platform="whatsapp")
+    with app.catalog.transaction() as conn:
+        conn.execute("UPDATE chats SET local_times=1 WHERE id=?", (zoneless,))
+    at = datetime(2024, 3, 1, 15, 10, tzinfo=timezone.utc)
+    s_zoned = memories.load_session(app, add_session(app, zoned, CAMPING_EN, at))
+    s_zoneless = memories.load_session(app, add_session(app, zoneless, CAMPING_EN, at))
+    assert s_zoned.date_line().startswith("2024-03-01 23:10")
+    assert s_zoneless.date_line().startswith("2024-03-01 15:10")
+    assert s_zoned.start == datetime(2024, 3, 1, 15, 10)  # the memory's own time stays as stored
+    before = s_zoned.content_hash
+    monkeypatch.setenv("TZ", "America/New_York")  # the fixture puts the zone back
+    time.tzset()
+    again = memories.load_session(app, s_zoned.session_id)
+    assert again.date_line().startswith("2024-03-01 10:10") and again.content_hash == before
