@@ -53,6 +53,12 @@ probability) made every metric worse, and a fitted log-linear stack of the three
 the two intent probes also on each worded sticker's words → its intent (1,125 more labelled texts)
 raised the tuned winner's P@1 to 36.0 and mAP to 43.2, but its weakest leads fell: R@1 1.1, below
 most-used, and R@5 3.7 (1.6 standard errors), so the rule above keeps the probes as they are.
+Re-measured in the seventh session with the crowd term and the bars in the rule: its winner (mix
+head 1 / probes 0.5, 5 joint places, exact value 5: 36.0 / 59.7 / 72.2 / 43.1, R@1 1.0, R@10 8.7 on the
+folds) has a weakest lead of −0.4 (R@1 under most-used) against −0.7 here (P@1 under its bar), a
+difference the folds cannot tell from noise. On valid it read P@1 33.9 (37.2 without), R@10 9.4 (8.6);
+pooling valid with the folds, all 1,622 labelled posts, the two are level on every metric, so the
+simpler probes stay. That valid run informed the choice; it is the third of the session (see above).
 
 A reference row follows the candidates (`references`): the winner's own scores ranked jointly with no
 intent slots, the exact recall those scores hold and what the slots cost: on msairs-dev's folds R@5 5.9
