@@ -297,10 +297,11 @@ def _send_shares(f: BenchFeatures) -> dict[int, float]:
     return {index[s]: c / len(f.train_stickers) for s, c in Counter(f.train_stickers).items()}
 
 
-def fused_order(fi: FusedInputs, i: int, usage: np.ndarray, layout: SlotLayout = DEFAULT_LAYOUT,
-                intent_weights: dict[str, float] | None = None, crowd: np.ndarray | None = None) -> np.ndarray:
+def fused_order(fi: FusedInputs, i: int, usage: np.ndarray, crowd: np.ndarray, layout: SlotLayout = DEFAULT_LAYOUT,
+                intent_weights: dict[str, float] | None = None) -> np.ndarray:
     """The full fused default for sample `i`: pool indices, best first (`fusion.exact_scores` inside
-    each intent, laid out by `fusion.intent_slot_order`, the layout the Suggester uses too)."""
+    each intent, laid out by `fusion.intent_slot_order`, the layout the Suggester uses too); ``usage``
+    and ``crowd`` (`fusion.intent_sends`) are the training split's, computed once by the caller."""
     probs = intent_mix(fi, i, intent_weights)
     scores = exact_scores(fi.match[i], usage, fi.pref[i], layout, words=fi.words[i], lexical=fi.bm25[i],
                           crowd=crowd)
@@ -330,7 +331,7 @@ def fused_rows(fi: FusedInputs, layout: SlotLayout = DEFAULT_LAYOUT,
     f = fi.f
     usage = baselines.most_used_scores(1, f.pool_ids, f.train_stickers)[0]
     crowd = intent_sends(usage, f.pool_intents)
-    return np.stack([order_to_scores(fused_order(fi, i, usage, layout, intent_weights, crowd))
+    return np.stack([order_to_scores(fused_order(fi, i, usage, crowd, layout, intent_weights))
                      for i in range(len(f.eval_gold))])
 
 

@@ -163,15 +163,14 @@ def score(folds: list, layout: SlotLayout = DEFAULT_LAYOUT,
 EXACT_FEATURES = EXACT_TERMS + ("intent",)
 
 
-def exact_features(fi, i: int, usage: np.ndarray, intent_weights: dict[str, float],
-                   base: SlotLayout = DEFAULT_LAYOUT, crowd: np.ndarray | None = None) -> np.ndarray:
-    """pool × EXACT_FEATURES for sample `i`: the terms of `fusion.exact_scores`, plus log P(intent)."""
+def exact_features(fi, i: int, usage: np.ndarray, crowd: np.ndarray, intent_weights: dict[str, float],
+                   base: SlotLayout = DEFAULT_LAYOUT) -> np.ndarray:
+    """pool × EXACT_FEATURES for sample `i`: the terms of `fusion.exact_scores`, plus log P(intent)
+    (``usage`` and ``crowd``, `fusion.intent_sends`, are the fold's, computed once by the caller)."""
     from assistant.eval.run import intent_mix
 
     probs = intent_mix(fi, i, intent_weights)
     logp = np.log(np.array([probs.get(x, 0.0) if x is not None else 0.0 for x in fi.f.pool_intents]) + 1e-6)
-    if crowd is None:
-        crowd = intent_sends(usage, fi.f.pool_intents)
     terms = exact_terms(fi.match[i], usage, fi.pref[i], fi.words[i], fi.bm25[i], base.memory_floor, crowd)
     return np.stack([terms[name] for name in EXACT_TERMS] + [logp], 1)
 
@@ -196,7 +195,7 @@ def fit_exact_weights(folds: list, intent_weights: dict[str, float],
         usage = baselines.most_used_scores(1, f.pool_ids, f.train_stickers)[0]
         crowd = intent_sends(usage, f.pool_intents)
         for i, g in enumerate(f.eval_gold):
-            feats.append(exact_features(fi, i, usage, intent_weights, base, crowd))
+            feats.append(exact_features(fi, i, usage, crowd, intent_weights, base))
             gold.append(int(g))
     x = torch.tensor(np.stack(feats), dtype=torch.float32)
     y = torch.tensor(gold)
@@ -241,13 +240,16 @@ def margins(values: dict[str, np.ndarray], floor: dict[str, np.ndarray]) -> dict
     """Each metric's lead over the floor, in standard errors of the paired per-sample difference: how
     sure the lead is, not only how big (on msairs-dev's folds a lead of 0.3 points of P@3 is a third
     of one standard error, and could be a loss on another split)."""
-    out = {}
-    for m in METRICS:
-        d = np.asarray(values[m], dtype=np.float64) - np.asarray(floor[m], dtype=np.float64)
-        mean = float(d.mean()) if len(d) else 0.0
-        se = float(d.std(ddof=1)) / np.sqrt(len(d)) if len(d) > 1 else 0.0
-        out[m] = mean / se if se > 0 else (0.0 if mean == 0 else float(np.copysign(np.inf, mean)))
-    return out
+    return {m: _lead(np.asarray(values[m], dtype=np.float64) - np.asarray(floor[m], dtype=np.float64))
+            for m in METRICS}
+
+
+def _lead(d: np.ndarray) -> float:
+    """The mean of per-sample differences in standard errors of that mean (0 when level with no
+    spread, ±inf when every sample differs alike)."""
+    mean = float(d.mean()) if len(d) else 0.0
+    se = float(d.std(ddof=1)) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+    return mean / se if se > 0 else (0.0 if mean == 0 else float(np.copysign(np.inf, mean)))
 
 
 # Issue 7's bars for the fused default on msairs-dev (percent): a lead over the baselines is not
@@ -259,13 +261,7 @@ def goal_margins(values: dict[str, np.ndarray], goals: dict[str, float]) -> dict
     """How far each metric's mean is above its goal, in standard errors of that mean (per-sample
     values, as `margins`): a mean 0.4 points above a bar of 8 is half a standard error on msairs-dev's
     folds, a coin toss on a split nobody looked at."""
-    out = {}
-    for m, bar in goals.items():
-        v = np.asarray(values[m], dtype=np.float64)
-        se = float(v.std(ddof=1)) / np.sqrt(len(v)) if len(v) > 1 else 0.0
-        d = float(v.mean()) - bar if len(v) else 0.0
-        out[m] = d / se if se > 0 else (0.0 if d == 0 else float(np.copysign(np.inf, d)))
-    return out
+    return {m: _lead(np.asarray(values[m], dtype=np.float64) - bar) for m, bar in goals.items()}
 
 
 def best_candidate(values: dict[str, dict[str, np.ndarray]], floor: dict[str, np.ndarray] | None = None,
